@@ -1,0 +1,404 @@
+"""The ``policytrail`` command: a group of focused subcommands.
+
+Every subcommand takes ``--db URL`` (an SQLAlchemy URL; default ``$POLICYTRAIL_DB`` or
+``sqlite:///policytrail.db``). Errors are one line on stderr and a non-zero exit code:
+1 for bad input or a failed run, 2 for bad usage, 3 when the archive cannot be reached.
+"""
+
+from __future__ import annotations
+
+import argparse
+import csv
+import json
+import sys
+from collections.abc import Callable, Sequence
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+from crawler import __version__
+from crawler.archive import IA_BASE, ArchiveError
+from storage import DEFAULT_DB_ENV, StorageError, open_store
+from storage.keys import BadUrl
+
+EXIT_ERROR = 1
+EXIT_UNREACHABLE = 3
+
+
+class CliError(Exception):
+    def __init__(self, message: str, code: int = EXIT_ERROR) -> None:
+        super().__init__(message)
+        self.code = code
+
+
+def _db_arg(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--db", metavar="URL", default=None,
+                   help=f"SQLAlchemy database URL (default: ${DEFAULT_DB_ENV} or sqlite:///policytrail.db)")
+
+
+def _timestamp(value: str) -> str:
+    digits = value.replace("-", "").replace(":", "").replace("T", "").replace(" ", "")
+    if not digits.isdigit() or not 4 <= len(digits) <= 14:
+        raise argparse.ArgumentTypeError(f"not a date or 4-14 digit timestamp: {value!r}")
+    return digits
+
+
+def _positive(value: str) -> float:
+    try:
+        f = float(value)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"not a number: {value!r}") from None
+    if f <= 0:
+        raise argparse.ArgumentTypeError(f"must be positive: {value!r}")
+    return f
+
+
+def build_parser() -> argparse.ArgumentParser:
+    ap = argparse.ArgumentParser(
+        prog="policytrail",
+        description="Reconstruct and track the history of privacy policies from web archives.",
+    )
+    ap.add_argument("--version", action="version", version=f"policytrail {__version__}")
+    sub = ap.add_subparsers(dest="command", required=True, metavar="COMMAND")
+
+    p = sub.add_parser("crawl", help="discover and fetch archived captures of the URLs in a file")
+    p.add_argument("urls_file", metavar="URLS_FILE", help="one policy URL per line (# comments)")
+    p.add_argument("--archive", default=IA_BASE,
+                   help=f"archive base URL: the Internet Archive ({IA_BASE}, default) "
+                        "or a pywb collection (e.g. http://127.0.0.1:8080/web)")
+    p.add_argument("--dialect", choices=["auto", "ia", "pywb"], default="auto",
+                   help="the archive's API dialect (default: guessed from the URL)")
+    p.add_argument("--from", dest="from_ts", type=_timestamp, help="only captures from this date")
+    p.add_argument("--to", dest="to_ts", type=_timestamp, help="only captures up to this date")
+    p.add_argument("--cdx-rate", type=_positive, default=24.0, metavar="PER_MIN",
+                   help="CDX requests per minute (default 24, the Internet Archive's limit)")
+    p.add_argument("--replay-rate", type=_positive, default=8.0, metavar="PER_SEC",
+                   help="capture fetches per second (default 8)")
+    p.add_argument("--backoff", type=_positive, default=60.0, metavar="SECONDS",
+                   help="pause after the archive answers 429, doubled on repeats (default 60)")
+    p.add_argument("--log-level", default="WARNING", choices=["DEBUG", "INFO", "WARNING", "ERROR"])
+    _db_arg(p)
+    p.set_defaults(func=cmd_crawl)
+
+    p = sub.add_parser("versions", help="list the stored versions of a policy")
+    p.add_argument("url", metavar="URL")
+    p.add_argument("--format", choices=["table", "json"], default="table")
+    _db_arg(p)
+    p.set_defaults(func=cmd_versions)
+
+    p = sub.add_parser("diff", help="show what changed between two versions of a policy")
+    p.add_argument("url", metavar="URL")
+    p.add_argument("--from", dest="from_ts", type=_timestamp,
+                   help="the version current at this time (default: the one before --to)")
+    p.add_argument("--to", dest="to_ts", type=_timestamp,
+                   help="the version current at this time (default: the newest)")
+    p.add_argument("--format", choices=["text", "json"], default="text")
+    _db_arg(p)
+    p.set_defaults(func=cmd_diff)
+
+    p = sub.add_parser("changes", help="list changes across policies")
+    p.add_argument("--policy", metavar="URL", help="only this policy")
+    p.add_argument("--since", type=_timestamp, metavar="DATE", help="only changes seen since DATE")
+    p.add_argument("--category", help="only changes with a clause of this category "
+                   "(e.g. sharing, collection, retention, or a full OPP-115 name)")
+    p.add_argument("--format", choices=["table", "json", "csv"], default="table")
+    _db_arg(p)
+    p.set_defaults(func=cmd_changes)
+
+    p = sub.add_parser("report", help="write a static HTML report of all policies")
+    p.add_argument("--out", required=True, metavar="DIR", help="output directory")
+    p.add_argument("--policy", metavar="URL", help="only this policy")
+    _db_arg(p)
+    p.set_defaults(func=cmd_report)
+
+    p = sub.add_parser("normalise", aliases=["normalize"],
+                       help="print the normalised text of an HTML file or of every capture in a WARC")
+    p.add_argument("path", metavar="FILE_OR_WARC")
+    p.add_argument("--format", choices=["markdown", "seed-markdown", "json"], default="markdown")
+    p.add_argument("--url", default="", help="the page's URL (for an HTML file)")
+    p.set_defaults(func=cmd_normalise)
+
+    p = sub.add_parser("serve", help="serve WARC files as a local pywb archive (collection 'web')")
+    p.add_argument("warcs", nargs="*", metavar="WARC", help="default: the bundled sample")
+    p.add_argument("--port", type=int, default=8080)
+    p.set_defaults(func=cmd_serve)
+
+    p = sub.add_parser("runs", help="list the history of crawl runs")
+    p.add_argument("--limit", type=int, default=20)
+    _db_arg(p)
+    p.set_defaults(func=cmd_runs)
+    return ap
+
+
+# ---------------------------------------------------------------------------- commands
+
+
+def cmd_crawl(args: argparse.Namespace) -> int:
+    from crawler.jobs import CrawlError, CrawlOptions, run_crawl
+
+    opts = CrawlOptions(
+        urls_file=args.urls_file, archive=args.archive, dialect=args.dialect, db=args.db,
+        from_ts=args.from_ts, to_ts=args.to_ts, cdx_per_minute=args.cdx_rate,
+        replay_per_second=args.replay_rate, backoff_seconds=args.backoff, log_level=args.log_level,
+    )
+    try:
+        summary = run_crawl(opts)
+    except CrawlError as exc:
+        raise CliError(str(exc), EXIT_UNREACHABLE) from None
+    print(f"run {summary.run_id} {summary.status}: {summary.line()}")
+    t = summary.totals
+    print(f"database: {t['policies']} policies, {t['captures']} captures, {t['fetched']} fetched, "
+          f"{t['versions']} versions, {t['changes']} changes")
+    for kind, n in sorted(summary.errors.items()):
+        print(f"  errors[{kind}] = {n}")
+    return 0 if summary.status in ("ok", "partial") else EXIT_ERROR
+
+
+def _policy_id(store: Any, url: str) -> int:
+    pid = store.find_policy(url)
+    if pid is None:
+        raise CliError(f"policy not tracked: {url}")
+    return int(pid)
+
+
+def cmd_versions(args: argparse.Namespace) -> int:
+    store = open_store(args.db, create=False)
+    try:
+        rows = store.versions(_policy_id(store, args.url))
+    finally:
+        store.close()
+    if args.format == "json":
+        print(json.dumps([
+            {"seq": v.seq, "first_seen": v.first_seen.isoformat(), "last_seen": v.last_seen.isoformat(),
+             "first_timestamp": v.first_timestamp, "last_timestamp": v.last_timestamp,
+             "chars": v.chars, "title": v.title, "text_hash": v.text_hash,
+             "stated_date": v.stated_date.isoformat() if v.stated_date else None} for v in rows
+        ], indent=2))
+        return 0
+    print(f"{'#':>3}  {'first seen':<19}  {'last seen':<19}  {'chars':>7}  {'stated':<10}  title")
+    for v in rows:
+        print(f"{v.seq:>3}  {v.first_seen:%Y-%m-%d %H:%M:%S}  {v.last_seen:%Y-%m-%d %H:%M:%S}  "
+              f"{v.chars:>7}  {v.stated_date.isoformat() if v.stated_date else '-':<10}  {v.title[:60]}")
+    return 0
+
+
+def _version_at(rows: Sequence[Any], ts: str) -> Any:
+    from diffing.records import parse_timestamp
+
+    when = parse_timestamp(ts)
+    current = [v for v in rows if v.first_seen <= when]
+    if not current:
+        raise CliError(f"no version at or before {ts}")
+    return current[-1]
+
+
+def cmd_diff(args: argparse.Namespace) -> int:
+    from diffing.diff import diff_texts
+
+    store = open_store(args.db, create=False)
+    try:
+        pid = _policy_id(store, args.url)
+        rows = store.versions(pid)
+        if len(rows) < 2 and not (args.from_ts and args.to_ts):
+            raise CliError(f"policy has {len(rows)} version(s): nothing to diff")
+        new = _version_at(rows, args.to_ts) if args.to_ts else rows[-1]
+        if args.from_ts:
+            old = _version_at(rows, args.from_ts)
+        else:
+            earlier = [v for v in rows if v.seq < new.seq]
+            if not earlier:
+                raise CliError("no version before the one chosen by --to")
+            old = earlier[-1]
+        ops = store.change_ops(new.id) if old.seq == new.seq - 1 else None
+        if ops is None:
+            ops = list(diff_texts(store.read_text(old.text_id), store.read_text(new.text_id)).ops)
+    finally:
+        store.close()
+    if args.format == "json":
+        print(json.dumps({"from": old.seq, "to": new.seq, "ops": ops}, ensure_ascii=False))
+        return 0
+    print(f"--- version {old.seq} (first seen {old.first_seen:%Y-%m-%d})")
+    print(f"+++ version {new.seq} (first seen {new.first_seen:%Y-%m-%d})")
+    print(render_inline(ops))
+    return 0
+
+
+def render_inline(ops: Sequence[tuple[int, str]], context: int = 200) -> str:
+    """Changed words marked ``[-removed-]`` and ``{+added+}``, unchanged text shortened."""
+    out: list[str] = []
+    for i, (op, text) in enumerate(ops):
+        if op == -1:
+            out.append(f"[-{text}-]")
+        elif op == 1:
+            out.append(f"{{+{text}+}}")
+        elif len(text) > 2 * context:
+            head = text[:context] if i > 0 else ""
+            tail = text[-context:] if i < len(ops) - 1 else ""
+            out.append(f"{head}\n[…]\n{tail}" if head or tail else "")
+        else:
+            out.append(text)
+    return "".join(out).strip("\n")
+
+
+CATEGORY_ALIASES = {
+    "sharing": "Third Party Sharing/Collection",
+    "collection": "First Party Collection/Use",
+    "choice": "User Choice/Control",
+    "access": "User Access, Edit and Deletion",
+    "retention": "Data Retention",
+    "security": "Data Security",
+    "policy-change": "Policy Change",
+    "dnt": "Do Not Track",
+    "audiences": "International and Specific Audiences",
+    "other": "Other",
+}
+
+
+def cmd_changes(args: argparse.Namespace) -> int:
+    store = open_store(args.db, create=False)
+    try:
+        pid = _policy_id(store, args.policy) if args.policy else None
+        since = None
+        if args.since:
+            from diffing.records import parse_timestamp
+
+            since = parse_timestamp(args.since)
+        category = CATEGORY_ALIASES.get(args.category, args.category) if args.category else None
+        rows = store.changes(pid, since, category)
+    finally:
+        store.close()
+    records = [
+        {"policy": c.policy_url, "from_version": c.from_seq, "to_version": c.to_seq,
+         "not_before": c.not_before.isoformat(), "not_after": c.not_after.isoformat(),
+         "kind": c.kind, "words_added": c.words_added, "words_removed": c.words_removed,
+         "similarity": round(c.similarity, 4), "flags": c.flags,
+         "old_stated_date": c.old_stated_date.isoformat() if c.old_stated_date else None,
+         "new_stated_date": c.new_stated_date.isoformat() if c.new_stated_date else None,
+         "categories": sorted({cl["category"] for cl in c.clauses}),
+         "clauses": c.clauses}
+        for c in rows
+    ]
+    if args.format == "json":
+        print(json.dumps(records, indent=2, ensure_ascii=False))
+    elif args.format == "csv":
+        w = csv.writer(sys.stdout)
+        cols = ["policy", "from_version", "to_version", "not_before", "not_after", "kind",
+                "words_added", "words_removed", "similarity", "old_stated_date", "new_stated_date"]
+        w.writerow([*cols, "flags", "categories"])
+        for r in records:
+            w.writerow([*(r[c] for c in cols), ";".join(r["flags"]), ";".join(r["categories"])])
+    else:
+        print(f"{'seen by':<10}  {'kind':<11}  {'+words':>6}  {'-words':>6}  policy / categories")
+        for r in records:
+            cats = ", ".join(r["categories"]) or "-"
+            print(f"{r['not_after'][:10]:<10}  {r['kind']:<11}  {r['words_added']:>6}  "
+                  f"{r['words_removed']:>6}  {r['policy']} (v{r['from_version']}→v{r['to_version']})"
+                  f"\n{'':>40}{cats}{'  [' + ', '.join(r['flags']) + ']' if r['flags'] else ''}")
+    return 0
+
+
+def cmd_report(args: argparse.Namespace) -> int:
+    from crawler.reporting import write_report
+
+    store = open_store(args.db, create=False)
+    try:
+        pid = _policy_id(store, args.policy) if args.policy else None
+        out = Path(args.out)
+        try:
+            out.mkdir(parents=True, exist_ok=True)
+        except OSError as exc:
+            raise CliError(f"cannot create report directory {out}: {exc.strerror}") from None
+        index = write_report(store, out, policy_id=pid)
+    finally:
+        store.close()
+    print(f"report written: {index.resolve()}")
+    return 0
+
+
+def cmd_normalise(args: argparse.Namespace) -> int:
+    from diffing.normalize import iter_warc_documents, normalize, seed_markdown
+    from diffing.records import parse_timestamp
+    from storage.keys import site_of
+
+    path = Path(args.path)
+    if not path.is_file():
+        raise CliError(f"file not found: {path}")
+    if path.name.endswith((".warc", ".warc.gz", ".arc.gz")):
+        docs = list(iter_warc_documents(path))
+    else:
+        ts = datetime.now(UTC).strftime("%Y%m%d%H%M%S")
+        docs = [(args.url, ts, normalize(path.read_bytes(), url=args.url))]
+    for url, ts, doc in docs:
+        if args.format == "json":
+            print(json.dumps({"url": url, "timestamp": ts, "title": doc.title, "language": doc.language,
+                              "verdict": str(doc.verdict), "verdict_reason": doc.verdict_reason,
+                              "normaliser_version": doc.normaliser_version,
+                              "text_hash": doc.text_hash, "text": doc.text}, ensure_ascii=False))
+        elif args.format == "seed-markdown":
+            site = site_of(url) if url else path.stem
+            print(seed_markdown(doc, site=site, archived_on=parse_timestamp(ts).date(),
+                                wayback_url=f"{IA_BASE}/web/{ts}id_/{url}"))
+        else:
+            print(f"<!-- {url} {ts} verdict={doc.verdict} {doc.verdict_reason} -->")
+            print(doc.text)
+    return 0
+
+
+def cmd_serve(args: argparse.Namespace) -> int:
+    import time
+
+    from crawler.localarchive import SAMPLE_WARC, LocalArchive, LocalArchiveError
+
+    try:
+        with LocalArchive([Path(w) for w in args.warcs] or [SAMPLE_WARC], port=args.port) as url:
+            print(f"serving on {url} (Ctrl-C to stop)", flush=True)
+            while True:
+                time.sleep(3600)
+    except LocalArchiveError as exc:
+        raise CliError(str(exc)) from None
+    except KeyboardInterrupt:
+        return 0
+
+
+def cmd_runs(args: argparse.Namespace) -> int:
+    store = open_store(args.db, create=False)
+    try:
+        runs = store.runs(args.limit)
+    finally:
+        store.close()
+    for r in runs:
+        end = f"{r.finished_at:%Y-%m-%d %H:%M:%S}" if r.finished_at else "-"
+        s = r.stats or {}
+        print(f"{r.id:>4}  {r.started_at:%Y-%m-%d %H:%M:%S}  {end:<19}  {r.status:<9}  "
+              f"seen={s.get('captures_seen', 0)} fetched={s.get('fetched', 0)} "
+              f"versions={s.get('versions_stored', 0)} changes={s.get('changes_stored', 0)}  {r.archive}")
+    return 0
+
+
+# ---------------------------------------------------------------------------- entry point
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    from crawler.localarchive import LocalArchiveError
+    from crawler.urlfile import UrlFileError
+
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    func: Callable[[argparse.Namespace], int] = args.func
+    try:
+        return func(args)
+    except CliError as exc:
+        print(f"policytrail: error: {exc}", file=sys.stderr)
+        return exc.code
+    except (StorageError, UrlFileError, ArchiveError, BadUrl, LocalArchiveError) as exc:
+        print(f"policytrail: error: {exc}", file=sys.stderr)
+        return EXIT_ERROR
+    except KeyboardInterrupt:
+        print("policytrail: interrupted", file=sys.stderr)
+        return 130
+    except BrokenPipeError:
+        return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

@@ -1,0 +1,92 @@
+"""The store pipeline: normalise each fetched capture and store it, in the database thread.
+
+Thin: the work is ``diffing.normalize.normalize`` and ``storage.Store`` methods. At the end of a
+run it advances each URL's incremental cursor and rebuilds the versions of changed policies.
+"""
+
+from __future__ import annotations
+
+import logging
+from typing import Any
+
+from scrapy.crawler import Crawler
+
+from crawler.items import FetchedCapture, KnownCaptures
+from diffing.analysis import TextAnalyser
+from diffing.normalize import normalize
+from storage import Store
+from storage.repository import FetchResult, StoredContent
+
+logger = logging.getLogger(__name__)
+
+
+def store_fetched(store: Store, item: FetchedCapture, run_id: int | None) -> None:
+    t = item.target
+    document = None
+    if item.state == "fetched" and item.body is not None:
+        document = normalize(item.body, url=item.capture.url, content_type=item.content_type,
+                             captured_at=item.capture.captured_at)
+    store.save_fetch(FetchResult(
+        policy_id=t.policy_id, url_id=t.url_id, capture=item.capture, archive=item.archive,
+        state=item.state, body=item.body, content_type=item.content_type, document=document,
+        redirect_to=item.redirect_to, error=item.error, run_id=run_id,
+    ))
+    if item.siblings:
+        store_known(store, KnownCaptures(t, item.archive, item.siblings), run_id)
+
+
+def store_known(store: Store, item: KnownCaptures, run_id: int | None) -> None:
+    t = item.target
+    contents = store.stored_contents(t.policy_id)
+    found: list[tuple[Any, StoredContent]] = []
+    for ref in item.captures:
+        src = contents.get(ref.digest)
+        if src is not None:
+            found.append((ref, src))
+        else:  # the one fetch of this digest failed: keep the row so the next run retries it
+            store.save_fetch(FetchResult(t.policy_id, t.url_id, ref, item.archive, "failed",
+                                         error="the capture with the same digest failed",
+                                         run_id=run_id))
+    store.save_duplicates(t.policy_id, t.url_id, item.archive, found, run_id)
+
+
+class StorePipeline:
+    def __init__(self, crawler: Crawler) -> None:
+        self.crawler = crawler
+        self.analyser = TextAnalyser()
+
+    @classmethod
+    def from_crawler(cls, crawler: Crawler) -> StorePipeline:
+        return cls(crawler)
+
+    @property
+    def spider(self) -> Any:
+        return self.crawler.spider
+
+    async def process_item(self, item: Any) -> Any:
+        worker = self.spider.worker
+        run_id = self.spider.run_id
+        if isinstance(item, FetchedCapture):
+            await worker.run(lambda s: store_fetched(s, item, run_id))
+        elif isinstance(item, KnownCaptures):
+            await worker.run(lambda s: store_known(s, item, run_id))
+        return item
+
+    async def close_spider(self) -> None:
+        spider = self.spider
+        worker = spider.worker
+        if worker is None:
+            return
+        reason = self.crawler.stats.get_value("finish_reason")
+        stats = self.crawler.stats
+        try:
+            if reason in (None, "finished"):
+                for url_id, newest in spider.newest_listed.items():
+                    await worker.run(lambda s, u=url_id, n=newest: s.advance_cursor(u, n))
+            dirty = await worker.run(lambda s: s.dirty_policies())
+            for pid in dirty:
+                res = await worker.run(lambda s, p=pid: s.rebuild_versions(p, self.analyser))
+                stats.inc_value("policytrail/versions_stored", res.versions_added)
+                stats.inc_value("policytrail/changes_stored", res.changes_added)
+        finally:
+            worker.close()

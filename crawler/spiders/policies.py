@@ -1,0 +1,175 @@
+"""The policy spider: for each tracked URL, list its captures through the archive's CDX API and
+fetch each distinct capture in raw (``id_``) mode.
+
+Callbacks are thin: CDX parsing and triage are plain functions (``crawler.archive``,
+``crawler.triage``); database work happens in the pipeline's worker thread.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import AsyncIterator, Iterator
+from typing import Any
+
+import scrapy
+from scrapy.http import Response
+from twisted.python.failure import Failure
+
+from crawler.archive import Archive, CdxQuery, make_archive, parse_cdx
+from crawler.items import FetchedCapture, KnownCaptures, Target
+from crawler.storeworker import StoreWorker
+from crawler.triage import Listing, PolicyDigests, classify_replay, plan_listing
+from diffing.records import CaptureRef
+
+CDX_SLOT = "cdx"
+REPLAY_SLOT = "replay"
+MAX_ARCHIVE_HOPS = 3  # archive-internal redirects (inexact timestamp -> exact capture)
+
+
+class PolicySpider(scrapy.Spider):
+    name = "policies"
+
+    def __init__(
+        self,
+        urls: list[str] | str = "",
+        archive: str = "https://web.archive.org",
+        dialect: str = "auto",
+        db: str | None = None,
+        from_ts: str | None = None,
+        to_ts: str | None = None,
+        run_id: int | str | None = None,
+        **kwargs: Any,
+    ) -> None:
+        super().__init__(**kwargs)
+        if isinstance(urls, str):
+            from crawler.urlfile import read_url_file
+
+            urls = read_url_file(urls) if urls else []
+        self.urls: list[str] = list(urls)
+        self.archive: Archive = make_archive(archive, dialect)
+        self.db_url = db
+        self.from_ts = from_ts
+        self.to_ts = to_ts
+        self.run_id = int(run_id) if run_id not in (None, "") else None
+        self.worker: StoreWorker | None = None
+        self.targets: list[Target] = []
+        self.listings: dict[int, Listing] = {}  # url_id -> what this run has seen of it
+        self.digests: dict[int, PolicyDigests] = {}  # policy_id -> digests, shared by its URLs
+        self.newest_listed: dict[int, str] = {}
+        self.cdx_errors: dict[int, str] = {}
+
+    async def start(self) -> AsyncIterator[scrapy.Request]:
+        from storage import default_db_url
+
+        self.worker = await asyncio.to_thread(StoreWorker, self.db_url or default_db_url())
+        tracked = await self.worker.run(lambda s: s.track(self.urls, self.archive.base))
+        for t in tracked:
+            target = Target(t.policy_id, t.url_id, t.url)
+            self.targets.append(target)
+            contents, stamps = await self.worker.run(
+                lambda s, t=t: (s.stored_contents(t.policy_id), s.stored_timestamps(t.url_id))
+            )
+            digests = self.digests.setdefault(t.policy_id, PolicyDigests())
+            digests.stored.update(contents)
+            self.listings[t.url_id] = Listing(digests, stored_timestamps=stamps)
+            from_ts = self.from_ts
+            if t.last_seen_ts and (from_ts is None or t.last_seen_ts > from_ts):
+                from_ts = t.last_seen_ts  # incremental: only what the index lists since last time
+            yield self._cdx_request(target, CdxQuery(t.url, from_ts=from_ts, to_ts=self.to_ts))
+
+    def _cdx_request(self, target: Target, query: CdxQuery) -> scrapy.Request:
+        return scrapy.Request(
+            self.archive.cdx_url(query),
+            callback=self.parse_cdx,
+            errback=self.cdx_failed,
+            meta={"download_slot": CDX_SLOT, "target": target, "query": query,
+                  "handle_httpstatus_list": [404]},
+            dont_filter=True,
+        )
+
+    def parse_cdx(self, response: Response) -> Iterator[Any]:
+        target: Target = response.meta["target"]
+        query: CdxQuery = response.meta["query"]
+        if response.status != 200:
+            self.cdx_errors[target.url_id] = f"CDX answered HTTP {response.status}"
+            self.crawler.stats.inc_value("policytrail/cdx_errors")
+            return
+        page = parse_cdx(self.archive, response.body)
+        stats = self.crawler.stats
+        stats.inc_value("policytrail/cdx_requests")
+        stats.inc_value("policytrail/captures_seen", len(page.records))
+        if page.skipped:
+            stats.inc_value("policytrail/cdx_malformed_lines", len(page.skipped))
+            for line in page.skipped[:5]:
+                self.logger.warning("skipped malformed CDX line for %s: %s", target.url, line)
+        if page.records:
+            newest = max(r.timestamp for r in page.records)
+            if newest > self.newest_listed.get(target.url_id, ""):
+                self.newest_listed[target.url_id] = newest
+        plan = plan_listing(self.listings[target.url_id], page.records)
+        stats.inc_value("policytrail/skipped_stored", plan.already_stored)
+        if plan.known:
+            stats.inc_value("policytrail/skipped_digest", len(plan.known))
+            yield KnownCaptures(target, self.archive.base, plan.known)
+        for ref in plan.to_fetch:
+            yield self._replay_request(target, ref)
+        if page.resume_key:
+            yield self._cdx_request(
+                target,
+                CdxQuery(query.url, query.from_ts, query.to_ts, query.match_type, query.filters,
+                         query.limit, page.resume_key),
+            )
+
+    def cdx_failed(self, failure: Failure) -> None:
+        target: Target = failure.request.meta["target"]  # type: ignore[attr-defined]
+        self.cdx_errors[target.url_id] = failure.getErrorMessage() or failure.type.__name__
+        self.crawler.stats.inc_value("policytrail/cdx_errors")
+        self.logger.error("CDX query failed for %s: %s", target.url, self.cdx_errors[target.url_id])
+
+    def _replay_request(self, target: Target, ref: CaptureRef, url: str | None = None,
+                        hops: int = 0) -> scrapy.Request:
+        return scrapy.Request(
+            url or self.archive.replay_url(ref.timestamp, ref.url),
+            callback=self.parse_capture,
+            errback=self.capture_failed,
+            meta={"download_slot": REPLAY_SLOT, "target": target, "capture": ref, "hops": hops,
+                  "dont_redirect": True, "handle_httpstatus_all": True},
+            dont_filter=True,
+        )
+
+    def parse_capture(self, response: Response) -> Iterator[Any]:
+        target: Target = response.meta["target"]
+        ref: CaptureRef = response.meta["capture"]
+        headers = [(k.decode("latin-1"), v.decode("latin-1"))
+                   for k, vs in response.headers.items() for v in vs]
+        outcome = classify_replay(self.archive, response.status, headers, response.url)
+        if outcome.state == "archive-redirect":
+            hops = response.meta["hops"]
+            if outcome.location and hops < MAX_ARCHIVE_HOPS:
+                yield self._replay_request(target, ref, outcome.location, hops + 1)
+                return
+            outcome = outcome.failed("archive kept redirecting")
+        listing = self.listings[target.url_id]
+        siblings = listing.finish(ref.digest)
+        self.crawler.stats.inc_value(f"policytrail/capture_{outcome.state}")
+        if outcome.state == "failed":
+            self.crawler.stats.inc_value(f"policytrail/error/{outcome.error_kind}")
+        yield FetchedCapture(
+            target=target, capture=ref, archive=self.archive.base, state=outcome.state,
+            body=response.body if outcome.state == "fetched" else None,
+            content_type=outcome.content_type, replay_url=response.url,
+            redirect_to=outcome.redirect_to, error=outcome.error, siblings=siblings,
+        )
+
+    def capture_failed(self, failure: Failure) -> Iterator[Any]:
+        request = failure.request  # type: ignore[attr-defined]
+        target: Target = request.meta["target"]
+        ref: CaptureRef = request.meta["capture"]
+        kind = failure.type.__name__ if failure.type else "error"
+        self.crawler.stats.inc_value("policytrail/capture_failed")
+        self.crawler.stats.inc_value(f"policytrail/error/{kind}")
+        siblings = self.listings[target.url_id].finish(ref.digest)
+        yield FetchedCapture(
+            target=target, capture=ref, archive=self.archive.base, state="failed",
+            replay_url=request.url, error=f"{kind}: {failure.getErrorMessage()}", siblings=siblings,
+        )

@@ -1,0 +1,98 @@
+"""Opening a database: URL defaults, SQLite tuning, migrations, and errors with names."""
+
+from __future__ import annotations
+
+import logging
+import os
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from alembic import command
+from alembic.config import Config
+from sqlalchemy import create_engine, event, inspect
+from sqlalchemy.engine import Engine, make_url
+from sqlalchemy.exc import ArgumentError, OperationalError, SQLAlchemyError
+
+if TYPE_CHECKING:
+    from storage.repository import Store
+
+DEFAULT_DB_ENV = "POLICYTRAIL_DB"
+DEFAULT_DB_FILE = "policytrail.db"
+
+
+class StorageError(Exception):
+    """A database problem, with a message fit for a one-line error."""
+
+
+def default_db_url() -> str:
+    """``$POLICYTRAIL_DB`` if set, else a SQLite file in the working directory."""
+    return os.environ.get(DEFAULT_DB_ENV) or f"sqlite:///{DEFAULT_DB_FILE}"
+
+
+def _sqlite_pragmas(dbapi_conn: Any, _record: Any) -> None:
+    cur = dbapi_conn.cursor()
+    # WAL lets readers (reports) work while a crawl writes; NORMAL sync is safe under WAL
+    cur.execute("PRAGMA journal_mode=WAL")
+    cur.execute("PRAGMA synchronous=NORMAL")
+    cur.execute("PRAGMA foreign_keys=ON")
+    cur.execute("PRAGMA busy_timeout=30000")
+    cur.close()
+
+
+def make_engine(url: str) -> Engine:
+    try:
+        parsed = make_url(url)
+    except ArgumentError as exc:
+        raise StorageError(f"not a database URL: {url!r} ({exc})") from None
+    if parsed.get_backend_name() == "sqlite":
+        db = parsed.database or ""
+        if db and db != ":memory:" and not db.startswith("file:"):
+            parent = Path(db).expanduser().resolve().parent
+            if not parent.is_dir():
+                raise StorageError(f"cannot create database {db!r}: directory {parent} does not exist")
+            if not os.access(parent, os.W_OK):
+                raise StorageError(f"cannot write database {db!r}: directory {parent} is not writable")
+            if Path(db).exists() and not os.access(db, os.W_OK):
+                raise StorageError(f"cannot write database {db!r}: file is read-only")
+    try:
+        engine = create_engine(parsed, future=True, pool_pre_ping=True)
+    except (ArgumentError, ImportError) as exc:
+        raise StorageError(f"cannot use database {parsed.render_as_string()!r}: {exc}") from None
+    if engine.dialect.name == "sqlite":
+        event.listen(engine, "connect", _sqlite_pragmas)
+    return engine
+
+
+def alembic_config(engine: Engine | None = None) -> Config:
+    cfg = Config()
+    cfg.set_main_option("script_location", "storage:migrations")
+    if engine is not None:
+        cfg.set_main_option("sqlalchemy.url", engine.url.render_as_string(hide_password=False))
+    return cfg
+
+
+def migrate(engine: Engine) -> None:
+    """Bring the schema to the newest revision (idempotent)."""
+    logging.getLogger("alembic").setLevel(logging.WARNING)
+    cfg = alembic_config(engine)
+    with engine.begin() as conn:
+        cfg.attributes["connection"] = conn
+        command.upgrade(cfg, "head")
+
+
+def open_store(url: str | None = None, *, create: bool = True) -> Store:
+    """Open (and migrate) the database at ``url``; raise StorageError with a readable message."""
+    from storage.repository import Store
+
+    url = url or default_db_url()
+    engine = make_engine(url)
+    try:
+        if create:
+            migrate(engine)
+        elif "policy" not in inspect(engine).get_table_names():
+            raise StorageError(f"no policytrail database at {url!r} (run 'policytrail crawl' first)")
+    except OperationalError as exc:
+        raise StorageError(f"cannot open database {url!r}: {exc.orig}") from None
+    except SQLAlchemyError as exc:
+        raise StorageError(f"cannot open database {url!r}: {exc}") from None
+    return Store(engine)

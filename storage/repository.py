@@ -1,0 +1,677 @@
+"""The repository: every read and write policytrail makes, as short transactions.
+
+A ``Store`` is used from one thread at a time (the crawler gives it a worker thread of its own so
+the Twisted reactor never blocks on the database). Each public write is one transaction: it commits
+whole or rolls back whole, so an interrupted write never leaves half a capture or half a version.
+"""
+
+from __future__ import annotations
+
+import json
+from collections import OrderedDict
+from collections.abc import Callable, Iterable, Iterator, Sequence
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from datetime import date, datetime
+from typing import Any, Protocol
+
+from sqlalchemy import delete, func, select, update
+from sqlalchemy.engine import Engine
+from sqlalchemy.exc import OperationalError, SQLAlchemyError
+from sqlalchemy.orm import Session, sessionmaker
+
+from diffing.records import CaptureRef, ChangeAnalysis, Document, TextDiff
+from storage import blobs
+from storage.db import StorageError
+from storage.keys import check_url, site_of, urlkey
+from storage.models import (
+    Blob,
+    Capture,
+    Change,
+    Clause,
+    CrawlRun,
+    Policy,
+    PolicyUrl,
+    Version,
+    utcnow,
+)
+
+OK_STATES = ("fetched", "duplicate")
+
+
+class Analyser(Protocol):
+    """What the repository needs from the text stages to build versions and changes."""
+
+    def stated_date(self, text: str) -> date | None: ...
+
+    def compare(
+        self, old: str, new: str, history: Sequence[str]
+    ) -> tuple[TextDiff, ChangeAnalysis]: ...
+
+
+@dataclass(frozen=True, slots=True)
+class TrackedUrl:
+    policy_id: int
+    url_id: int
+    url: str
+    urlkey: str
+    last_seen_ts: str | None
+
+
+@dataclass(frozen=True, slots=True)
+class StoredContent:
+    """What an earlier capture with the same digest already gave: reused instead of refetching."""
+
+    capture_id: int
+    state: str
+    snapshot_id: int | None
+    text_id: int | None
+    text_hash: str | None
+    verdict: str | None
+    verdict_reason: str
+    title: str
+    language: str
+    normaliser_version: str
+    content_type: str
+    redirect_to: str | None
+
+
+@dataclass(frozen=True, slots=True)
+class FetchResult:
+    """One capture as the crawler saw it, ready to store."""
+
+    policy_id: int
+    url_id: int
+    capture: CaptureRef
+    archive: str
+    state: str  # fetched | redirect | archived-error | failed
+    body: bytes | None = None
+    content_type: str = ""
+    document: Document | None = None
+    redirect_to: str | None = None
+    error: str | None = None
+    run_id: int | None = None
+
+
+@dataclass(slots=True)
+class RebuildResult:
+    versions_added: int = 0
+    versions_removed: int = 0
+    changes_added: int = 0
+
+
+@dataclass(frozen=True, slots=True)
+class VersionRow:
+    id: int
+    policy_id: int
+    seq: int
+    text_id: int
+    text_hash: str
+    chars: int
+    title: str
+    first_seen: datetime
+    last_seen: datetime
+    first_timestamp: str
+    last_timestamp: str
+    first_url: str
+    stated_date: date | None
+
+
+@dataclass(frozen=True, slots=True)
+class ChangeRow:
+    id: int
+    policy_id: int
+    policy_url: str
+    from_seq: int
+    to_seq: int
+    kind: str
+    words_added: int
+    words_removed: int
+    similarity: float
+    flags: list[str]
+    old_stated_date: date | None
+    new_stated_date: date | None
+    not_before: datetime
+    not_after: datetime
+    clauses: list[dict[str, Any]] = field(default_factory=list)
+
+
+@dataclass(frozen=True, slots=True)
+class PolicySummary:
+    id: int
+    url: str
+    site: str
+    urls: list[str]
+    captures: int
+    fetched: int
+    versions: int
+    changes: int
+    last_change: datetime | None
+    stated_date: date | None
+    problems: dict[str, int]
+
+
+def compact_ops(ops: Iterable[tuple[int, str]]) -> list[list[int | str]]:
+    """Diff ops as stored: equal and deleted runs by their length in the old text (which is stored
+    anyway), inserted runs by their text. A small edit of a long policy stays small."""
+    return [[op, text] if op == 1 else [op, len(text)] for op, text in ops]
+
+
+def expand_ops(stored: Sequence[Sequence[int | str]], old: str) -> list[tuple[int, str]]:
+    ops: list[tuple[int, str]] = []
+    pos = 0
+    for op, value in stored:
+        if int(op) == 1:
+            ops.append((1, str(value)))
+        else:
+            n = int(value)
+            ops.append((int(op), old[pos : pos + n]))
+            pos += n
+    if pos != len(old):
+        raise StorageError("corrupt database: stored diff does not match its old version")
+    return ops
+
+
+class Store:
+    def __init__(self, engine: Engine) -> None:
+        self.engine = engine
+        self._session = sessionmaker(engine, expire_on_commit=False)
+        self._blob_cache: OrderedDict[int, bytes] = OrderedDict()
+
+    def close(self) -> None:
+        self.engine.dispose()
+
+    @contextmanager
+    def _tx(self) -> Iterator[Session]:
+        session = self._session()
+        try:
+            yield session
+            session.commit()
+        except OperationalError as exc:
+            session.rollback()
+            raise StorageError(f"database error (nothing from this step was stored): {exc.orig}") from None
+        except SQLAlchemyError:
+            session.rollback()
+            raise
+        except BaseException:
+            session.rollback()
+            raise
+        finally:
+            session.close()
+
+    # ------------------------------------------------------------------ policies and URLs
+
+    def track(self, urls: Iterable[str], archive: str = "") -> list[TrackedUrl]:
+        """Register URLs (idempotent). URLs with the same urlkey, or already linked to a policy,
+        share one policy."""
+        out: list[TrackedUrl] = []
+        with self._tx() as s:
+            for raw in urls:
+                url = check_url(raw)
+                key = urlkey(url)
+                row = s.scalar(select(PolicyUrl).where(PolicyUrl.url == url))
+                if row is None:
+                    row = s.scalar(select(PolicyUrl).where(PolicyUrl.urlkey == key).limit(1))
+                    if row is not None and row.url != url:
+                        row = PolicyUrl(policy_id=row.policy_id, url=url, urlkey=key, archive=archive)
+                        s.add(row)
+                        s.flush()
+                if row is None:
+                    policy = s.scalar(select(Policy).where(Policy.key == key))
+                    if policy is None:
+                        policy = Policy(key=key, url=url, site=site_of(url))
+                        s.add(policy)
+                        s.flush()
+                    row = PolicyUrl(policy_id=policy.id, url=url, urlkey=key, archive=archive)
+                    s.add(row)
+                    s.flush()
+                out.append(TrackedUrl(row.policy_id, row.id, row.url, row.urlkey, row.last_seen_ts))
+        return out
+
+    def link_url(self, policy_id: int, url: str) -> TrackedUrl:
+        """Attach another URL (a move, a redirect target) to an existing policy."""
+        url = check_url(url)
+        with self._tx() as s:
+            row = s.scalar(select(PolicyUrl).where(PolicyUrl.url == url))
+            if row is None:
+                row = PolicyUrl(policy_id=policy_id, url=url, urlkey=urlkey(url))
+                s.add(row)
+                s.flush()
+            return TrackedUrl(row.policy_id, row.id, row.url, row.urlkey, row.last_seen_ts)
+
+    def advance_cursor(self, url_id: int, newest_listed: str) -> str | None:
+        """After a complete listing: the next run asks the index only from here on. A capture
+        that failed holds the cursor back, so the next run lists and retries it."""
+        with self._tx() as s:
+            row = s.get(PolicyUrl, url_id)
+            if row is None:
+                return None
+            failed = s.scalar(
+                select(func.min(Capture.timestamp)).where(
+                    Capture.url_id == url_id, Capture.state == "failed"
+                )
+            )
+            cursor = min(newest_listed, failed) if failed else newest_listed
+            if (row.last_seen_ts or "") < cursor:
+                row.last_seen_ts = cursor
+            return row.last_seen_ts
+
+    # ------------------------------------------------------------------ captures
+
+    def stored_contents(self, policy_id: int) -> dict[str, StoredContent]:
+        """Digest -> the content an earlier capture of this policy already holds."""
+        out: dict[str, StoredContent] = {}
+        with self._tx() as s:
+            rows = s.scalars(
+                select(Capture)
+                .where(Capture.policy_id == policy_id, Capture.digest != "")
+                .where(Capture.state.in_(("fetched", "redirect", "archived-error")))
+                .order_by(Capture.id)
+            )
+            for c in rows:
+                out.setdefault(
+                    c.digest,
+                    StoredContent(
+                        c.id, c.state, c.snapshot_id, c.text_id, c.text_hash, c.verdict,
+                        c.verdict_reason, c.title, c.language, c.normaliser_version,
+                        c.content_type, c.redirect_to,
+                    ),
+                )
+        return out
+
+    def stored_timestamps(self, url_id: int) -> set[str]:
+        """Timestamps of captures of this URL stored in a final state (not 'failed')."""
+        with self._tx() as s:
+            return set(
+                s.scalars(
+                    select(Capture.timestamp).where(
+                        Capture.url_id == url_id, Capture.state != "failed"
+                    )
+                )
+            )
+
+    def save_fetch(self, result: FetchResult) -> int:
+        """Store one fetched capture with its snapshot and text (one transaction)."""
+        ref = result.capture
+        with self._tx() as s:
+            existing = s.scalar(
+                select(Capture).where(
+                    Capture.url_id == result.url_id, Capture.timestamp == ref.timestamp
+                )
+            )
+            if existing is not None and existing.state != "failed":
+                return existing.id  # already stored by an earlier (interrupted) run
+            snapshot_id = None
+            if result.body is not None:
+                snapshot_id = self._put_blob(s, "snapshot", result.body, result.policy_id)
+            doc = result.document
+            text_id = None
+            if doc is not None:
+                text_id = self._put_blob(s, "text", doc.text.encode("utf-8"), result.policy_id)
+            values: dict[str, Any] = dict(
+                policy_id=result.policy_id,
+                url_id=result.url_id,
+                timestamp=ref.timestamp,
+                captured_at=ref.captured_at,
+                original_url=ref.url,
+                mimetype=ref.mimetype,
+                status=ref.status,
+                digest=ref.digest,
+                length=ref.length,
+                archive=result.archive,
+                state=result.state,
+                snapshot_id=snapshot_id,
+                text_id=text_id,
+                text_hash=doc.text_hash if doc else None,
+                content_type=result.content_type,
+                verdict=str(doc.verdict) if doc else None,
+                verdict_reason=doc.verdict_reason if doc else "",
+                title=doc.title if doc else "",
+                language=doc.language if doc else "",
+                normaliser_version=doc.normaliser_version if doc else "",
+                redirect_to=result.redirect_to,
+                error=result.error,
+                run_id=result.run_id,
+            )
+            if existing is not None:
+                for k, v in values.items():
+                    setattr(existing, k, v)
+                cap = existing
+            else:
+                cap = Capture(**values)
+                s.add(cap)
+            if result.state == "fetched" and doc is not None:
+                s.execute(update(Policy).where(Policy.id == result.policy_id).values(needs_rebuild=True))
+            s.flush()
+            return cap.id
+
+    def save_duplicates(
+        self, policy_id: int, url_id: int, archive: str, items: Sequence[tuple[CaptureRef, StoredContent]],
+        run_id: int | None = None,
+    ) -> int:
+        """Store captures whose digest is already stored, pointing at the same content (no fetch)."""
+        if not items:
+            return 0
+        added = 0
+        with self._tx() as s:
+            have = set(
+                s.scalars(
+                    select(Capture.timestamp).where(
+                        Capture.url_id == url_id, Capture.state != "failed"
+                    )
+                )
+            )
+            for ref, src in items:
+                if ref.timestamp in have:
+                    continue
+                s.execute(
+                    delete(Capture).where(
+                        Capture.url_id == url_id, Capture.timestamp == ref.timestamp
+                    )
+                )
+                s.add(
+                    Capture(
+                        policy_id=policy_id, url_id=url_id, timestamp=ref.timestamp,
+                        captured_at=ref.captured_at, original_url=ref.url, mimetype=ref.mimetype,
+                        status=ref.status, digest=ref.digest, length=ref.length, archive=archive,
+                        state="duplicate" if src.state == "fetched" else src.state,
+                        snapshot_id=src.snapshot_id, text_id=src.text_id, text_hash=src.text_hash,
+                        content_type=src.content_type, verdict=src.verdict,
+                        verdict_reason=src.verdict_reason, title=src.title, language=src.language,
+                        normaliser_version=src.normaliser_version, redirect_to=src.redirect_to,
+                        run_id=run_id,
+                    )
+                )
+                have.add(ref.timestamp)
+                added += 1
+            s.execute(update(Policy).where(Policy.id == policy_id).values(needs_rebuild=True))
+        return added
+
+    # ------------------------------------------------------------------ blobs
+
+    def _put_blob(self, s: Session, kind: str, data: bytes, policy_id: int | None) -> int:
+        digest = blobs.sha256(data)
+        found = s.scalar(select(Blob.id).where(Blob.kind == kind, Blob.sha256 == digest))
+        if found is not None:
+            return found
+        base_id, base_depth, base = None, 0, None
+        if policy_id is not None:
+            base_id = self._latest_blob_of_policy(s, kind, policy_id)
+            if base_id is not None:
+                depth = s.scalar(select(Blob.depth).where(Blob.id == base_id)) or 0
+                if depth + 1 < blobs.MAX_DEPTH:
+                    base, base_depth = self._read_blob(s, base_id), depth + 1
+                else:
+                    base_id = None
+        packed = blobs.pack(data, base)
+        if packed.codec != "zstd-dict":
+            base_id, base_depth = None, 0
+        blob = Blob(kind=kind, sha256=digest, size=len(data), codec=packed.codec,
+                    base_id=base_id, depth=base_depth, data=packed.data)
+        s.add(blob)
+        s.flush()
+        return blob.id
+
+    def _latest_blob_of_policy(self, s: Session, kind: str, policy_id: int) -> int | None:
+        column = Capture.snapshot_id if kind == "snapshot" else Capture.text_id
+        return s.scalar(
+            select(column)
+            .where(Capture.policy_id == policy_id, column.is_not(None))
+            .order_by(Capture.id.desc())
+            .limit(1)
+        )
+
+    def _read_blob(self, s: Session, blob_id: int) -> bytes:
+        cached = self._blob_cache.get(blob_id)
+        if cached is not None:
+            self._blob_cache.move_to_end(blob_id)
+            return cached
+        row = s.get(Blob, blob_id)
+        if row is None:
+            raise StorageError(f"corrupt database: blob {blob_id} is missing")
+        base = self._read_blob(s, row.base_id) if row.base_id is not None else None
+        try:
+            data = blobs.unpack(row.codec, row.data, base)
+        except Exception as exc:  # zstd raises its own error type
+            raise StorageError(f"corrupt database: blob {blob_id} cannot be decoded ({exc})") from None
+        if blobs.sha256(data) != row.sha256:
+            raise StorageError(f"corrupt database: blob {blob_id} fails its checksum")
+        self._blob_cache[blob_id] = data
+        while len(self._blob_cache) > 64:
+            self._blob_cache.popitem(last=False)
+        return data
+
+    def read_blob(self, blob_id: int) -> bytes:
+        with self._tx() as s:
+            return self._read_blob(s, blob_id)
+
+    def read_text(self, blob_id: int) -> str:
+        return self.read_blob(blob_id).decode("utf-8")
+
+    # ------------------------------------------------------------------ versions and changes
+
+    def dirty_policies(self) -> list[int]:
+        with self._tx() as s:
+            return list(s.scalars(select(Policy.id).where(Policy.needs_rebuild.is_(True)).order_by(Policy.id)))
+
+    def rebuild_versions(self, policy_id: int, analyser: Analyser, *, window: int = 3) -> RebuildResult:
+        """Derive the policy's versions from its stored captures, in capture-time order, and the
+        changes between successive ones. Existing versions that still hold are kept (and not
+        diffed again), so this is cheap after an incremental crawl and idempotent."""
+        result = RebuildResult()
+        with self._tx() as s:
+            caps = s.execute(
+                select(Capture.id, Capture.text_id, Capture.text_hash, Capture.captured_at, Capture.title)
+                .where(
+                    Capture.policy_id == policy_id,
+                    Capture.state.in_(OK_STATES),
+                    Capture.verdict == "ok",
+                    Capture.text_hash.is_not(None),
+                )
+                .order_by(Capture.captured_at, Capture.id)
+            ).all()
+            runs: list[dict[str, Any]] = []
+            for cid, text_id, text_hash, when, title in caps:
+                if runs and runs[-1]["text_hash"] == text_hash:
+                    runs[-1].update(last_id=cid, last_seen=when)
+                else:
+                    runs.append(dict(text_id=text_id, text_hash=text_hash, first_id=cid, last_id=cid,
+                                     first_seen=when, last_seen=when, title=title))
+            existing = list(s.scalars(select(Version).where(Version.policy_id == policy_id).order_by(Version.seq)))
+            keep = 0
+            while (
+                keep < len(existing) and keep < len(runs)
+                and existing[keep].text_hash == runs[keep]["text_hash"]
+                and existing[keep].first_capture_id == runs[keep]["first_id"]
+            ):
+                v, r = existing[keep], runs[keep]
+                v.last_capture_id, v.last_seen = r["last_id"], r["last_seen"]
+                keep += 1
+            stale = [v.id for v in existing[keep:]]
+            if stale:
+                change_ids = list(s.scalars(select(Change.id).where(
+                    Change.to_version_id.in_(stale) | Change.from_version_id.in_(stale))))
+                if change_ids:
+                    s.execute(delete(Clause).where(Clause.change_id.in_(change_ids)))
+                    s.execute(delete(Change).where(Change.id.in_(change_ids)))
+                s.execute(delete(Version).where(Version.id.in_(stale)))
+                s.flush()
+                result.versions_removed = len(stale)
+            versions: list[Version] = existing[:keep]
+            texts: dict[int, str] = {}
+
+            def text_of(blob_id: int) -> str:
+                if blob_id not in texts:
+                    texts[blob_id] = self._read_blob(s, blob_id).decode("utf-8")
+                return texts[blob_id]
+
+            for i in range(keep, len(runs)):
+                r = runs[i]
+                new_text = text_of(r["text_id"])
+                v = Version(
+                    policy_id=policy_id, seq=i + 1, text_id=r["text_id"], text_hash=r["text_hash"],
+                    chars=len(new_text), title=r["title"] or "", first_capture_id=r["first_id"],
+                    last_capture_id=r["last_id"], first_seen=r["first_seen"], last_seen=r["last_seen"],
+                    stated_date=analyser.stated_date(new_text),
+                )
+                s.add(v)
+                s.flush()
+                result.versions_added += 1
+                if versions:
+                    prev = versions[-1]
+                    history = [text_of(h.text_id) for h in versions[-1 - window : -1]]
+                    diff, analysis = analyser.compare(text_of(prev.text_id), new_text, history)
+                    ops_json = json.dumps(compact_ops(diff.ops), ensure_ascii=False,
+                                          separators=(",", ":"))
+                    ops_id = self._put_blob(s, "ops", ops_json.encode("utf-8"), None)
+                    ch = Change(
+                        policy_id=policy_id, from_version_id=prev.id, to_version_id=v.id,
+                        kind=str(analysis.kind), words_added=diff.stats.words_added,
+                        words_removed=diff.stats.words_removed, similarity=diff.stats.similarity,
+                        ops_id=ops_id, diff_params=dict(diff.params), flags=list(analysis.flags),
+                        old_stated_date=analysis.old_stated_date, new_stated_date=analysis.new_stated_date,
+                        not_before=prev.last_seen, not_after=v.first_seen,
+                    )
+                    s.add(ch)
+                    s.flush()
+                    for c in analysis.clauses:
+                        s.add(Clause(change_id=ch.id, op=c.op, category=c.category,
+                                     sentence=c.sentence, values=dict(c.values)))
+                    result.changes_added += 1
+                versions.append(v)
+            s.execute(update(Policy).where(Policy.id == policy_id).values(needs_rebuild=False))
+        return result
+
+    # ------------------------------------------------------------------ runs
+
+    def start_run(self, archive: str, args: dict[str, Any]) -> int:
+        with self._tx() as s:
+            run = CrawlRun(archive=archive, args=args)
+            s.add(run)
+            s.flush()
+            return run.id
+
+    def finish_run(self, run_id: int, status: str, stats: dict[str, Any], error: str | None = None) -> None:
+        with self._tx() as s:
+            run = s.get(CrawlRun, run_id)
+            if run is not None:
+                run.finished_at, run.status, run.stats, run.error = utcnow(), status, stats, error
+
+    def runs(self, limit: int = 20) -> list[CrawlRun]:
+        with self._tx() as s:
+            return list(s.scalars(select(CrawlRun).order_by(CrawlRun.id.desc()).limit(limit)))
+
+    # ------------------------------------------------------------------ reads
+
+    def find_policy(self, url: str) -> int | None:
+        """The policy a URL (or any URL with the same urlkey) belongs to."""
+        url = check_url(url)
+        with self._tx() as s:
+            pid = s.scalar(select(PolicyUrl.policy_id).where(PolicyUrl.url == url))
+            if pid is None:
+                pid = s.scalar(select(PolicyUrl.policy_id).where(PolicyUrl.urlkey == urlkey(url)).limit(1))
+            return pid
+
+    def versions(self, policy_id: int) -> list[VersionRow]:
+        with self._tx() as s:
+            first = Capture.__table__.alias("first_cap")
+            last = Capture.__table__.alias("last_cap")
+            rows = s.execute(
+                select(Version, first.c.timestamp, last.c.timestamp, first.c.original_url)
+                .join(first, first.c.id == Version.first_capture_id)
+                .join(last, last.c.id == Version.last_capture_id)
+                .where(Version.policy_id == policy_id)
+                .order_by(Version.seq)
+            ).all()
+            return [
+                VersionRow(v.id, v.policy_id, v.seq, v.text_id, v.text_hash, v.chars, v.title,
+                           v.first_seen, v.last_seen, fts, lts, furl, v.stated_date)
+                for v, fts, lts, furl in rows
+            ]
+
+    def change_ops(self, to_version_id: int) -> list[tuple[int, str]] | None:
+        """The stored diff ops of the change that led to this version (None for the first)."""
+        with self._tx() as s:
+            row = s.execute(
+                select(Change.ops_id, Version.text_id)
+                .join(Version, Version.id == Change.from_version_id)
+                .where(Change.to_version_id == to_version_id)
+            ).first()
+            if row is None:
+                return None
+            ops_id, old_text_id = row
+            old = self._read_blob(s, old_text_id).decode("utf-8")
+            return expand_ops(json.loads(self._read_blob(s, ops_id)), old)
+
+    def changes(
+        self, policy_id: int | None = None, since: datetime | None = None, category: str | None = None
+    ) -> list[ChangeRow]:
+        with self._tx() as s:
+            fv = Version.__table__.alias("fv")
+            tv = Version.__table__.alias("tv")
+            q = (
+                select(Change, fv.c.seq, tv.c.seq, Policy.url)
+                .join(fv, fv.c.id == Change.from_version_id)
+                .join(tv, tv.c.id == Change.to_version_id)
+                .join(Policy, Policy.id == Change.policy_id)
+                .order_by(Change.not_after, Change.id)
+            )
+            if policy_id is not None:
+                q = q.where(Change.policy_id == policy_id)
+            if since is not None:
+                q = q.where(Change.not_after >= since)
+            if category is not None:
+                q = q.where(Change.id.in_(select(Clause.change_id).where(Clause.category == category)))
+            rows = s.execute(q).all()
+            ids = [c.id for c, *_ in rows]
+            clauses: dict[int, list[dict[str, Any]]] = {}
+            if ids:
+                for cl in s.scalars(select(Clause).where(Clause.change_id.in_(ids)).order_by(Clause.id)):
+                    clauses.setdefault(cl.change_id, []).append(
+                        {"op": cl.op, "category": cl.category, "sentence": cl.sentence, "values": cl.values}
+                    )
+            return [
+                ChangeRow(c.id, c.policy_id, purl, fseq, tseq, c.kind, c.words_added, c.words_removed,
+                          c.similarity, list(c.flags), c.old_stated_date, c.new_stated_date,
+                          c.not_before, c.not_after, clauses.get(c.id, []))
+                for c, fseq, tseq, purl in rows
+            ]
+
+    def summaries(self) -> list[PolicySummary]:
+        with self._tx() as s:
+            out = []
+            for p in s.scalars(select(Policy).order_by(Policy.id)):
+                urls = list(s.scalars(select(PolicyUrl.url).where(PolicyUrl.policy_id == p.id).order_by(PolicyUrl.id)))
+                n_caps = s.scalar(select(func.count()).select_from(Capture).where(Capture.policy_id == p.id)) or 0
+                n_fetched = s.scalar(select(func.count()).select_from(Capture).where(
+                    Capture.policy_id == p.id, Capture.snapshot_id.is_not(None), Capture.state != "duplicate")) or 0
+                n_versions = s.scalar(select(func.count()).select_from(Version).where(Version.policy_id == p.id)) or 0
+                n_changes = s.scalar(select(func.count()).select_from(Change).where(Change.policy_id == p.id)) or 0
+                last_change = s.scalar(select(func.max(Change.not_after)).where(Change.policy_id == p.id))
+                stated = s.scalar(select(Version.stated_date).where(Version.policy_id == p.id)
+                                  .order_by(Version.seq.desc()).limit(1))
+                problems = dict(s.execute(
+                    select(Capture.verdict, func.count()).where(
+                        Capture.policy_id == p.id, Capture.verdict.is_not(None), Capture.verdict != "ok"
+                    ).group_by(Capture.verdict)).all())
+                failed = s.scalar(select(func.count()).select_from(Capture).where(
+                    Capture.policy_id == p.id, Capture.state.in_(("failed", "archived-error", "redirect"))))
+                if failed:
+                    problems["not-fetched"] = failed
+                out.append(PolicySummary(p.id, p.url, p.site, urls, n_caps, n_fetched, n_versions,
+                                         n_changes, last_change, stated, problems))
+            return out
+
+    def counts(self) -> dict[str, int]:
+        with self._tx() as s:
+            def n(model: Any, *where: Any) -> int:
+                return int(s.scalar(select(func.count()).select_from(model).where(*where)) or 0)
+            return {
+                "policies": n(Policy),
+                "captures": n(Capture),
+                "fetched": n(Capture, Capture.snapshot_id.is_not(None), Capture.state != "duplicate"),
+                "versions": n(Version),
+                "changes": n(Change),
+            }
+
+
