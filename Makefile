@@ -36,8 +36,11 @@ lint: setup
 typecheck: setup
 	$(VENV)/bin/mypy
 
+# pytest exits 5 when it collected no test: that means the suite is broken, say so.
 pytest: setup system-deps
-	$(VENV)/bin/pytest
+	@$(VENV)/bin/pytest; rc=$$?; \
+	if [ $$rc -eq 5 ]; then echo "make: pytest collected no tests: the suite is broken" >&2; fi; \
+	exit $$rc
 
 test: lint typecheck pytest
 

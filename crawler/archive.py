@@ -104,7 +104,9 @@ class CdxQuery:
         for name in ("from_ts", "to_ts"):
             value = getattr(self, name)
             if value is not None and not (value.isdigit() and 4 <= len(value) <= 14):
-                raise ArchiveError(f"{name.replace('_ts', '')} must be 4 to 14 digits, got {value!r}")
+                raise ArchiveError(
+                    f"{name.replace('_ts', '')} must be 4 to 14 digits, got {value!r}"
+                )
         try:
             check_filters(list(self.filters))
             if self.match_type:
@@ -134,7 +136,9 @@ def make_archive(base: str, dialect: str = "auto") -> Archive:
         try:
             chosen = Dialect(dialect)
         except ValueError:
-            raise ArchiveError(f"unknown archive dialect {dialect!r} (use ia, pywb or auto)") from None
+            raise ArchiveError(
+                f"unknown archive dialect {dialect!r} (use ia, pywb or auto)"
+            ) from None
     if chosen is Dialect.IA and parts.path.rstrip("/").endswith("/web"):
         base = base[: -len("/web")]  # users paste https://web.archive.org/web
     return Archive(base=base, dialect=chosen)
@@ -144,11 +148,12 @@ def _int_or_none(value: str) -> int | None:
     return int(value) if value.isdigit() else None
 
 
-def _record(urlkey: str, ts: str, original: str, mime: str, status: str, digest: str,
-            length: str) -> CaptureRef:
+def _record(
+    urlkey: str, ts: str, original: str, mime: str, status: str, digest: str, length: str
+) -> CaptureRef:
     if not _TS.match(ts):
         raise ValueError(f"bad timestamp {ts!r}")
-    if not original or " " in original:
+    if "://" not in original or " " in original:
         raise ValueError(f"bad URL {original!r}")
     revisit = mime == "warc/revisit" or status == "-"
     return CaptureRef(
@@ -174,10 +179,15 @@ def parse_cdx(archive: Archive, body: bytes) -> CdxPage:
             try:
                 row = json.loads(line)
                 page.records.append(
-                    _record(str(row.get("urlkey", "")), str(row.get("timestamp", "")),
-                            str(row.get("url", "")), str(row.get("mime", "")),
-                            str(row.get("status", "")), str(row.get("digest", "")),
-                            str(row.get("length", "")))
+                    _record(
+                        str(row.get("urlkey", "")),
+                        str(row.get("timestamp", "")),
+                        str(row.get("url", "")),
+                        str(row.get("mime", "")),
+                        str(row.get("status", "")),
+                        str(row.get("digest", "")),
+                        str(row.get("length", "")),
+                    )
                 )
             except (ValueError, AttributeError) as exc:
                 page.skipped.append(f"{exc}: {line[:120]!r}")
@@ -194,7 +204,9 @@ def parse_cdx(archive: Archive, body: bytes) -> CdxPage:
             continue
         fields = line.split(" ")
         if len(fields) != len(IA_FIELDS):
-            page.skipped.append(f"expected {len(IA_FIELDS)} fields, got {len(fields)}: {line[:120]!r}")
+            page.skipped.append(
+                f"expected {len(IA_FIELDS)} fields, got {len(fields)}: {line[:120]!r}"
+            )
             continue
         try:
             page.records.append(_record(*fields))

@@ -18,6 +18,7 @@ from typing import Any
 
 from crawler import __version__
 from crawler.archive import IA_BASE, ArchiveError
+from diffing.report import fmt_date
 from storage import DEFAULT_DB_ENV, StorageError, open_store
 from storage.keys import BadUrl
 
@@ -32,8 +33,12 @@ class CliError(Exception):
 
 
 def _db_arg(p: argparse.ArgumentParser) -> None:
-    p.add_argument("--db", metavar="URL", default=None,
-                   help=f"SQLAlchemy database URL (default: ${DEFAULT_DB_ENV} or sqlite:///policytrail.db)")
+    p.add_argument(
+        "--db",
+        metavar="URL",
+        default=None,
+        help=f"SQLAlchemy database URL (default: ${DEFAULT_DB_ENV} or sqlite:///policytrail.db)",
+    )
 
 
 def _timestamp(value: str) -> str:
@@ -63,19 +68,41 @@ def build_parser() -> argparse.ArgumentParser:
 
     p = sub.add_parser("crawl", help="discover and fetch archived captures of the URLs in a file")
     p.add_argument("urls_file", metavar="URLS_FILE", help="one policy URL per line (# comments)")
-    p.add_argument("--archive", default=IA_BASE,
-                   help=f"archive base URL: the Internet Archive ({IA_BASE}, default) "
-                        "or a pywb collection (e.g. http://127.0.0.1:8080/web)")
-    p.add_argument("--dialect", choices=["auto", "ia", "pywb"], default="auto",
-                   help="the archive's API dialect (default: guessed from the URL)")
+    p.add_argument(
+        "--archive",
+        default=IA_BASE,
+        help=f"archive base URL: the Internet Archive ({IA_BASE}, default) "
+        "or a pywb collection (e.g. http://127.0.0.1:8080/web)",
+    )
+    p.add_argument(
+        "--dialect",
+        choices=["auto", "ia", "pywb"],
+        default="auto",
+        help="the archive's API dialect (default: guessed from the URL)",
+    )
     p.add_argument("--from", dest="from_ts", type=_timestamp, help="only captures from this date")
     p.add_argument("--to", dest="to_ts", type=_timestamp, help="only captures up to this date")
-    p.add_argument("--cdx-rate", type=_positive, default=24.0, metavar="PER_MIN",
-                   help="CDX requests per minute (default 24, the Internet Archive's limit)")
-    p.add_argument("--replay-rate", type=_positive, default=8.0, metavar="PER_SEC",
-                   help="capture fetches per second (default 8)")
-    p.add_argument("--backoff", type=_positive, default=60.0, metavar="SECONDS",
-                   help="pause after the archive answers 429, doubled on repeats (default 60)")
+    p.add_argument(
+        "--cdx-rate",
+        type=_positive,
+        default=24.0,
+        metavar="PER_MIN",
+        help="CDX requests per minute (default 24, the Internet Archive's limit)",
+    )
+    p.add_argument(
+        "--replay-rate",
+        type=_positive,
+        default=8.0,
+        metavar="PER_SEC",
+        help="capture fetches per second (default 8)",
+    )
+    p.add_argument(
+        "--backoff",
+        type=_positive,
+        default=60.0,
+        metavar="SECONDS",
+        help="pause after the archive answers 429, doubled on repeats (default 60)",
+    )
     p.add_argument("--log-level", default="WARNING", choices=["DEBUG", "INFO", "WARNING", "ERROR"])
     _db_arg(p)
     p.set_defaults(func=cmd_crawl)
@@ -88,10 +115,18 @@ def build_parser() -> argparse.ArgumentParser:
 
     p = sub.add_parser("diff", help="show what changed between two versions of a policy")
     p.add_argument("url", metavar="URL")
-    p.add_argument("--from", dest="from_ts", type=_timestamp,
-                   help="the version current at this time (default: the one before --to)")
-    p.add_argument("--to", dest="to_ts", type=_timestamp,
-                   help="the version current at this time (default: the newest)")
+    p.add_argument(
+        "--from",
+        dest="from_ts",
+        type=_timestamp,
+        help="the version current at this time (default: the one before --to)",
+    )
+    p.add_argument(
+        "--to",
+        dest="to_ts",
+        type=_timestamp,
+        help="the version current at this time (default: the newest)",
+    )
     p.add_argument("--format", choices=["text", "json"], default="text")
     _db_arg(p)
     p.set_defaults(func=cmd_diff)
@@ -99,8 +134,11 @@ def build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser("changes", help="list changes across policies")
     p.add_argument("--policy", metavar="URL", help="only this policy")
     p.add_argument("--since", type=_timestamp, metavar="DATE", help="only changes seen since DATE")
-    p.add_argument("--category", help="only changes with a clause of this category "
-                   "(e.g. sharing, collection, retention, or a full OPP-115 name)")
+    p.add_argument(
+        "--category",
+        help="only changes with a clause of this category "
+        "(e.g. sharing, collection, retention, or a full OPP-115 name)",
+    )
     p.add_argument("--format", choices=["table", "json", "csv"], default="table")
     _db_arg(p)
     p.set_defaults(func=cmd_changes)
@@ -111,8 +149,11 @@ def build_parser() -> argparse.ArgumentParser:
     _db_arg(p)
     p.set_defaults(func=cmd_report)
 
-    p = sub.add_parser("normalise", aliases=["normalize"],
-                       help="print the normalised text of an HTML file or of every capture in a WARC")
+    p = sub.add_parser(
+        "normalise",
+        aliases=["normalize"],
+        help="print the normalised text of an HTML file or of every capture in a WARC",
+    )
     p.add_argument("path", metavar="FILE_OR_WARC")
     p.add_argument("--format", choices=["markdown", "seed-markdown", "json"], default="markdown")
     p.add_argument("--url", default="", help="the page's URL (for an HTML file)")
@@ -137,9 +178,16 @@ def cmd_crawl(args: argparse.Namespace) -> int:
     from crawler.jobs import CrawlError, CrawlOptions, run_crawl
 
     opts = CrawlOptions(
-        urls_file=args.urls_file, archive=args.archive, dialect=args.dialect, db=args.db,
-        from_ts=args.from_ts, to_ts=args.to_ts, cdx_per_minute=args.cdx_rate,
-        replay_per_second=args.replay_rate, backoff_seconds=args.backoff, log_level=args.log_level,
+        urls_file=args.urls_file,
+        archive=args.archive,
+        dialect=args.dialect,
+        db=args.db,
+        from_ts=args.from_ts,
+        to_ts=args.to_ts,
+        cdx_per_minute=args.cdx_rate,
+        replay_per_second=args.replay_rate,
+        backoff_seconds=args.backoff,
+        log_level=args.log_level,
     )
     try:
         summary = run_crawl(opts)
@@ -147,8 +195,10 @@ def cmd_crawl(args: argparse.Namespace) -> int:
         raise CliError(str(exc), EXIT_UNREACHABLE) from None
     print(f"run {summary.run_id} {summary.status}: {summary.line()}")
     t = summary.totals
-    print(f"database: {t['policies']} policies, {t['captures']} captures, {t['fetched']} fetched, "
-          f"{t['versions']} versions, {t['changes']} changes")
+    print(
+        f"database: {t['policies']} policies, {t['captures']} captures, {t['fetched']} fetched, "
+        f"{t['versions']} versions, {t['changes']} changes"
+    )
     for kind, n in sorted(summary.errors.items()):
         print(f"  errors[{kind}] = {n}")
     return 0 if summary.status in ("ok", "partial") else EXIT_ERROR
@@ -168,17 +218,32 @@ def cmd_versions(args: argparse.Namespace) -> int:
     finally:
         store.close()
     if args.format == "json":
-        print(json.dumps([
-            {"seq": v.seq, "first_seen": v.first_seen.isoformat(), "last_seen": v.last_seen.isoformat(),
-             "first_timestamp": v.first_timestamp, "last_timestamp": v.last_timestamp,
-             "chars": v.chars, "title": v.title, "text_hash": v.text_hash,
-             "stated_date": v.stated_date.isoformat() if v.stated_date else None} for v in rows
-        ], indent=2))
+        print(
+            json.dumps(
+                [
+                    {
+                        "seq": v.seq,
+                        "first_seen": v.first_seen.isoformat(),
+                        "last_seen": v.last_seen.isoformat(),
+                        "first_timestamp": v.first_timestamp,
+                        "last_timestamp": v.last_timestamp,
+                        "chars": v.chars,
+                        "title": v.title,
+                        "text_hash": v.text_hash,
+                        "stated_date": v.stated_date.isoformat() if v.stated_date else None,
+                    }
+                    for v in rows
+                ],
+                indent=2,
+            )
+        )
         return 0
     print(f"{'#':>3}  {'first seen':<19}  {'last seen':<19}  {'chars':>7}  {'stated':<10}  title")
     for v in rows:
-        print(f"{v.seq:>3}  {v.first_seen:%Y-%m-%d %H:%M:%S}  {v.last_seen:%Y-%m-%d %H:%M:%S}  "
-              f"{v.chars:>7}  {v.stated_date.isoformat() if v.stated_date else '-':<10}  {v.title[:60]}")
+        print(
+            f"{v.seq:>3}  {v.first_seen:%Y-%m-%d %H:%M:%S}  {v.last_seen:%Y-%m-%d %H:%M:%S}  "
+            f"{v.chars:>7}  {fmt_date(v.stated_date):<10}  {v.title[:60]}"
+        )
     return 0
 
 
@@ -267,23 +332,42 @@ def cmd_changes(args: argparse.Namespace) -> int:
         rows = store.changes(pid, since, category)
     finally:
         store.close()
-    records = [
-        {"policy": c.policy_url, "from_version": c.from_seq, "to_version": c.to_seq,
-         "not_before": c.not_before.isoformat(), "not_after": c.not_after.isoformat(),
-         "kind": c.kind, "words_added": c.words_added, "words_removed": c.words_removed,
-         "similarity": round(c.similarity, 4), "flags": c.flags,
-         "old_stated_date": c.old_stated_date.isoformat() if c.old_stated_date else None,
-         "new_stated_date": c.new_stated_date.isoformat() if c.new_stated_date else None,
-         "categories": sorted({cl["category"] for cl in c.clauses}),
-         "clauses": c.clauses}
+    records: list[dict[str, Any]] = [
+        {
+            "policy": c.policy_url,
+            "from_version": c.from_seq,
+            "to_version": c.to_seq,
+            "not_before": c.not_before.isoformat(),
+            "not_after": c.not_after.isoformat(),
+            "kind": c.kind,
+            "words_added": c.words_added,
+            "words_removed": c.words_removed,
+            "similarity": round(c.similarity, 4),
+            "flags": c.flags,
+            "old_stated_date": c.old_stated_date.isoformat() if c.old_stated_date else None,
+            "new_stated_date": c.new_stated_date.isoformat() if c.new_stated_date else None,
+            "categories": sorted({cl["category"] for cl in c.clauses}),
+            "clauses": c.clauses,
+        }
         for c in rows
     ]
     if args.format == "json":
         print(json.dumps(records, indent=2, ensure_ascii=False))
     elif args.format == "csv":
         w = csv.writer(sys.stdout)
-        cols = ["policy", "from_version", "to_version", "not_before", "not_after", "kind",
-                "words_added", "words_removed", "similarity", "old_stated_date", "new_stated_date"]
+        cols = [
+            "policy",
+            "from_version",
+            "to_version",
+            "not_before",
+            "not_after",
+            "kind",
+            "words_added",
+            "words_removed",
+            "similarity",
+            "old_stated_date",
+            "new_stated_date",
+        ]
         w.writerow([*cols, "flags", "categories"])
         for r in records:
             w.writerow([*(r[c] for c in cols), ";".join(r["flags"]), ";".join(r["categories"])])
@@ -291,9 +375,11 @@ def cmd_changes(args: argparse.Namespace) -> int:
         print(f"{'seen by':<10}  {'kind':<11}  {'+words':>6}  {'-words':>6}  policy / categories")
         for r in records:
             cats = ", ".join(r["categories"]) or "-"
-            print(f"{r['not_after'][:10]:<10}  {r['kind']:<11}  {r['words_added']:>6}  "
-                  f"{r['words_removed']:>6}  {r['policy']} (v{r['from_version']}→v{r['to_version']})"
-                  f"\n{'':>40}{cats}{'  [' + ', '.join(r['flags']) + ']' if r['flags'] else ''}")
+            print(
+                f"{r['not_after'][:10]:<10}  {r['kind']:<11}  {r['words_added']:>6}  "
+                f"{r['words_removed']:>6}  {r['policy']} (v{r['from_version']}→v{r['to_version']})"
+                f"\n{'':>40}{cats}{'  [' + ', '.join(r['flags']) + ']' if r['flags'] else ''}"
+            )
     return 0
 
 
@@ -330,14 +416,32 @@ def cmd_normalise(args: argparse.Namespace) -> int:
         docs = [(args.url, ts, normalize(path.read_bytes(), url=args.url))]
     for url, ts, doc in docs:
         if args.format == "json":
-            print(json.dumps({"url": url, "timestamp": ts, "title": doc.title, "language": doc.language,
-                              "verdict": str(doc.verdict), "verdict_reason": doc.verdict_reason,
-                              "normaliser_version": doc.normaliser_version,
-                              "text_hash": doc.text_hash, "text": doc.text}, ensure_ascii=False))
+            print(
+                json.dumps(
+                    {
+                        "url": url,
+                        "timestamp": ts,
+                        "title": doc.title,
+                        "language": doc.language,
+                        "verdict": str(doc.verdict),
+                        "verdict_reason": doc.verdict_reason,
+                        "normaliser_version": doc.normaliser_version,
+                        "text_hash": doc.text_hash,
+                        "text": doc.text,
+                    },
+                    ensure_ascii=False,
+                )
+            )
         elif args.format == "seed-markdown":
             site = site_of(url) if url else path.stem
-            print(seed_markdown(doc, site=site, archived_on=parse_timestamp(ts).date(),
-                                wayback_url=f"{IA_BASE}/web/{ts}id_/{url}"))
+            print(
+                seed_markdown(
+                    doc,
+                    site=site,
+                    archived_on=parse_timestamp(ts).date(),
+                    wayback_url=f"{IA_BASE}/web/{ts}id_/{url}",
+                )
+            )
         else:
             print(f"<!-- {url} {ts} verdict={doc.verdict} {doc.verdict_reason} -->")
             print(doc.text)
@@ -369,9 +473,12 @@ def cmd_runs(args: argparse.Namespace) -> int:
     for r in runs:
         end = f"{r.finished_at:%Y-%m-%d %H:%M:%S}" if r.finished_at else "-"
         s = r.stats or {}
-        print(f"{r.id:>4}  {r.started_at:%Y-%m-%d %H:%M:%S}  {end:<19}  {r.status:<9}  "
-              f"seen={s.get('captures_seen', 0)} fetched={s.get('fetched', 0)} "
-              f"versions={s.get('versions_stored', 0)} changes={s.get('changes_stored', 0)}  {r.archive}")
+        print(
+            f"{r.id:>4}  {r.started_at:%Y-%m-%d %H:%M:%S}  {end:<19}  {r.status:<9}  "
+            f"seen={s.get('captures_seen', 0)} fetched={s.get('fetched', 0)} "
+            f"versions={s.get('versions_stored', 0)} changes={s.get('changes_stored', 0)}  "
+            f"{r.archive}"
+        )
     return 0
 
 

@@ -6,7 +6,6 @@ from __future__ import annotations
 import subprocess
 import sys
 import time
-from pathlib import Path
 
 from crawler.localarchive import ROOT, SAMPLE_URLS, SAMPLE_WARC, LocalArchive, LocalArchiveError
 
@@ -17,7 +16,9 @@ def policytrail(*args: str) -> None:
     cmd = [sys.executable, "-m", "crawler.cli", *args]
     result = subprocess.run(cmd, cwd=ROOT, check=False)
     if result.returncode != 0:
-        raise SystemExit(f"demo: 'policytrail {' '.join(args)}' failed with code {result.returncode}")
+        raise SystemExit(
+            f"demo: 'policytrail {' '.join(args)}' failed with code {result.returncode}"
+        )
 
 
 def main() -> int:
@@ -33,7 +34,10 @@ def main() -> int:
             rates = ["--cdx-rate", "600", "--replay-rate", "40"]
             print("\n== first crawl ==", flush=True)
             policytrail("crawl", str(SAMPLE_URLS), "--archive", archive, "--db", db, *rates)
-            print("\n== second crawl (incremental: only captures newer than the last seen) ==", flush=True)
+            print(
+                "\n== second crawl (incremental: only captures newer than the last seen) ==",
+                flush=True,
+            )
             policytrail("crawl", str(SAMPLE_URLS), "--archive", archive, "--db", db, *rates)
     except LocalArchiveError as exc:
         print(f"demo: error: {exc}", file=sys.stderr)

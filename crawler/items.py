@@ -44,7 +44,7 @@ class KnownCaptures:
 
 @dataclass(slots=True)
 class CdxProgress:
-    """The newest timestamp the archive's index listed for a URL (incremental runs start after it)."""
+    """The newest timestamp the archive's index listed for a URL: where the next run starts."""
 
     target: Target
     last_timestamp: str

@@ -52,7 +52,8 @@ class CrawlSummary:
     def line(self) -> str:
         errors = sum(self.errors.values())
         return (
-            f"{self.policies} policies, {self.captures_seen} captures seen, {self.fetched} fetched, "
+            f"{self.policies} policies, {self.captures_seen} captures seen, "
+            f"{self.fetched} fetched, "
             f"{self.skipped_digest} skipped by digest, {self.skipped_stored} already stored, "
             f"{self.versions_stored} versions stored, {self.changes_stored} changes, "
             f"{errors} errors"
@@ -83,7 +84,9 @@ def run_crawl(opts: CrawlOptions) -> CrawlSummary:
     store = open_store(opts.db)  # fails early on an unwritable or bad database
     try:
         check_reachable(archive)
-        run_id = store.start_run(archive.base, {"urls": len(urls), "from": opts.from_ts, "to": opts.to_ts})
+        run_id = store.start_run(
+            archive.base, {"urls": len(urls), "from": opts.from_ts, "to": opts.to_ts}
+        )
     finally:
         store.close()
 
@@ -97,19 +100,33 @@ def run_crawl(opts: CrawlOptions) -> CrawlSummary:
         settings.set(k, v, priority="cmdline")
     process = CrawlerProcess(settings)
     crawler = process.create_crawler(PolicySpider)
-    process.crawl(crawler, urls=urls, archive=archive.base, dialect=str(archive.dialect),
-                  db=opts.db, from_ts=opts.from_ts, to_ts=opts.to_ts, run_id=run_id)
+    process.crawl(
+        crawler,
+        urls=urls,
+        archive=archive.base,
+        dialect=str(archive.dialect),
+        db=opts.db,
+        from_ts=opts.from_ts,
+        to_ts=opts.to_ts,
+        run_id=run_id,
+    )
     process.start()
 
     stats: dict[str, Any] = crawler.stats.get_stats() if crawler.stats else {}
     spider = crawler.spider
     reason = str(stats.get("finish_reason", "unknown"))
-    errors = {k.split("/", 2)[2]: int(v) for k, v in stats.items() if k.startswith("policytrail/error/")}
+    errors = {
+        k.split("/", 2)[2]: int(v) for k, v in stats.items() if k.startswith("policytrail/error/")
+    }
     cdx_errors: dict[int, str] = getattr(spider, "cdx_errors", {})
     n_targets = len(getattr(spider, "targets", []))
     if cdx_errors:
         errors["cdx"] = len(cdx_errors)
-    status = "ok" if reason == "finished" and not errors else ("partial" if reason == "finished" else reason)
+    status = (
+        "ok"
+        if reason == "finished" and not errors
+        else ("partial" if reason == "finished" else reason)
+    )
     store = open_store(opts.db)
     try:
         totals = store.counts()
@@ -138,10 +155,12 @@ def run_crawl(opts: CrawlOptions) -> CrawlSummary:
 
 def _summary_stats(s: CrawlSummary) -> dict[str, Any]:
     return {
-        "cdx_requests": s.cdx_requests, "captures_seen": s.captures_seen, "fetched": s.fetched,
-        "skipped_digest": s.skipped_digest, "skipped_stored": s.skipped_stored,
-        "versions_stored": s.versions_stored, "changes_stored": s.changes_stored,
+        "cdx_requests": s.cdx_requests,
+        "captures_seen": s.captures_seen,
+        "fetched": s.fetched,
+        "skipped_digest": s.skipped_digest,
+        "skipped_stored": s.skipped_stored,
+        "versions_stored": s.versions_stored,
+        "changes_stored": s.changes_stored,
         "errors": s.errors,
     }
-
-

@@ -42,8 +42,14 @@ def pywb_python() -> str:
 class LocalArchive:
     """``with LocalArchive([warc]) as base_url: ...`` serves the WARCs until the block ends."""
 
-    def __init__(self, warcs: list[Path], *, root: Path | None = None, port: int = 0,
-                 startup_timeout: float = 60.0) -> None:
+    def __init__(
+        self,
+        warcs: list[Path],
+        *,
+        root: Path | None = None,
+        port: int = 0,
+        startup_timeout: float = 60.0,
+    ) -> None:
         for w in warcs:
             if not Path(w).is_file():
                 raise LocalArchiveError(f"WARC file not found: {w}")
@@ -60,28 +66,44 @@ class LocalArchive:
         port_file = self.root / "port"
         port_file.unlink(missing_ok=True)
         self.root.mkdir(parents=True, exist_ok=True)
-        cmd = [pywb_python(), str(LAUNCHER), "--root", str(self.root / "pywb"),
-               "--port", str(self.port), "--port-file", str(port_file)]
+        cmd = [
+            pywb_python(),
+            str(LAUNCHER),
+            "--root",
+            str(self.root / "pywb"),
+            "--port",
+            str(self.port),
+            "--port-file",
+            str(port_file),
+        ]
         for w in self.warcs:
             cmd += ["--warc", str(w)]
         log = self.log_path.open("wb")
-        self.proc = subprocess.Popen(cmd, stdout=log, stderr=subprocess.STDOUT, start_new_session=True)
+        self.proc = subprocess.Popen(
+            cmd, stdout=log, stderr=subprocess.STDOUT, start_new_session=True
+        )
         deadline = time.monotonic() + self.timeout
         while time.monotonic() < deadline:
             if self.proc.poll() is not None:
                 tail = self.log_path.read_text(errors="replace")[-2000:]
-                raise LocalArchiveError(f"pywb exited with code {self.proc.returncode}: {tail.strip()}")
+                raise LocalArchiveError(
+                    f"pywb exited with code {self.proc.returncode}: {tail.strip()}"
+                )
             if port_file.exists():
                 self.base_url = f"http://127.0.0.1:{port_file.read_text().strip()}/web"
                 if self._ready():
                     return self.base_url
             time.sleep(0.05)
         self.stop()
-        raise LocalArchiveError(f"pywb did not start within {self.timeout:.0f} s (log: {self.log_path})")
+        raise LocalArchiveError(
+            f"pywb did not start within {self.timeout:.0f} s (log: {self.log_path})"
+        )
 
     def _ready(self) -> bool:
         try:
-            with urllib.request.urlopen(f"{self.base_url}/cdx?url=example.invalid&limit=1", timeout=2):
+            with urllib.request.urlopen(
+                f"{self.base_url}/cdx?url=example.invalid&limit=1", timeout=2
+            ):
                 return True
         except OSError:
             return False
@@ -101,8 +123,9 @@ class LocalArchive:
     def __enter__(self) -> str:
         return self.start()
 
-    def __exit__(self, et: type[BaseException] | None, e: BaseException | None,
-                 tb: TracebackType | None) -> None:
+    def __exit__(
+        self, et: type[BaseException] | None, e: BaseException | None, tb: TracebackType | None
+    ) -> None:
         self.stop()
 
 

@@ -18,7 +18,6 @@ from time import monotonic
 from scrapy import Request
 from scrapy.crawler import Crawler
 from scrapy.http import Response
-
 from scrapy.utils.defer import deferred_from_coro
 
 from crawler.archive import is_memento
@@ -56,7 +55,11 @@ class ArchiveBackoffMiddleware:
         self.pause_slot(slot_key, pause)
         logger.warning(
             "archive answered 429 (rate limited) on %s: pausing the %r endpoint for %.0f s (%d/%d)",
-            request.url, slot_key, pause, self.count, self.max_429,
+            request.url,
+            slot_key,
+            pause,
+            self.count,
+            self.max_429,
         )
         if request.meta.get("policytrail_429"):
             return response  # rescheduled once already: record it as failed, the next run retries

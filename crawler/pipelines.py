@@ -24,13 +24,27 @@ def store_fetched(store: Store, item: FetchedCapture, run_id: int | None) -> Non
     t = item.target
     document = None
     if item.state == "fetched" and item.body is not None:
-        document = normalize(item.body, url=item.capture.url, content_type=item.content_type,
-                             captured_at=item.capture.captured_at)
-    store.save_fetch(FetchResult(
-        policy_id=t.policy_id, url_id=t.url_id, capture=item.capture, archive=item.archive,
-        state=item.state, body=item.body, content_type=item.content_type, document=document,
-        redirect_to=item.redirect_to, error=item.error, run_id=run_id,
-    ))
+        document = normalize(
+            item.body,
+            url=item.capture.url,
+            content_type=item.content_type,
+            captured_at=item.capture.captured_at,
+        )
+    store.save_fetch(
+        FetchResult(
+            policy_id=t.policy_id,
+            url_id=t.url_id,
+            capture=item.capture,
+            archive=item.archive,
+            state=item.state,
+            body=item.body,
+            content_type=item.content_type,
+            document=document,
+            redirect_to=item.redirect_to,
+            error=item.error,
+            run_id=run_id,
+        )
+    )
     if item.siblings:
         store_known(store, KnownCaptures(t, item.archive, item.siblings), run_id)
 
@@ -44,9 +58,17 @@ def store_known(store: Store, item: KnownCaptures, run_id: int | None) -> None:
         if src is not None:
             found.append((ref, src))
         else:  # the one fetch of this digest failed: keep the row so the next run retries it
-            store.save_fetch(FetchResult(t.policy_id, t.url_id, ref, item.archive, "failed",
-                                         error="the capture with the same digest failed",
-                                         run_id=run_id))
+            store.save_fetch(
+                FetchResult(
+                    t.policy_id,
+                    t.url_id,
+                    ref,
+                    item.archive,
+                    "failed",
+                    error="the capture with the same digest failed",
+                    run_id=run_id,
+                )
+            )
     store.save_duplicates(t.policy_id, t.url_id, item.archive, found, run_id)
 
 

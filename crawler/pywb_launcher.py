@@ -20,6 +20,7 @@ from gevent.monkey import patch_all
 patch_all()
 
 import argparse  # noqa: E402
+import contextlib  # noqa: E402
 import os  # noqa: E402
 import socket  # noqa: E402
 import sys  # noqa: E402
@@ -31,10 +32,8 @@ from pywb.utils.geventserver import RequestURIWSGIHandler  # noqa: E402
 
 class NoDelayHandler(RequestURIWSGIHandler):
     def handle(self):
-        try:
+        with contextlib.suppress(OSError):
             self.socket.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
-        except OSError:
-            pass
         return super().handle()
 
 

@@ -19,7 +19,7 @@ def slugify(url: str, policy_id: int) -> str:
 def _label(clause: dict[str, object]) -> str:
     sign = "+" if clause["op"] == 1 else "−"
     values = clause.get("values") or {}
-    shown = []
+    shown: list[str] = []
     if isinstance(values, dict):
         for vs in values.values():
             if isinstance(vs, list):
@@ -36,28 +36,60 @@ def write_report(store: Store, out: Path, policy_id: int | None = None) -> Path:
         changes = store.changes(s.id)
         versions = store.versions(s.id)
         cats = sorted({cl["category"] for c in changes for cl in c.clauses})
-        rows.append(r.PolicyRow(slug, s.url, s.versions, s.changes, s.captures, s.last_change,
-                                s.stated_date, cats, s.problems))
+        rows.append(
+            r.PolicyRow(
+                slug,
+                s.url,
+                s.versions,
+                s.changes,
+                s.captures,
+                s.last_change,
+                s.stated_date,
+                cats,
+                s.problems,
+            )
+        )
         pdir = out / slug
         pdir.mkdir(parents=True, exist_ok=True)
         ventries = [
-            r.VersionEntry(v.seq, v.first_seen, v.last_seen, v.chars, v.stated_date,
-                           f"{IA_BASE}/web/{v.first_timestamp}id_/{v.first_url}")
+            r.VersionEntry(
+                v.seq,
+                v.first_seen,
+                v.last_seen,
+                v.chars,
+                v.stated_date,
+                f"{IA_BASE}/web/{v.first_timestamp}id_/{v.first_url}",
+            )
             for v in versions
         ]
         by_seq = {v.seq: v for v in versions}
         centries = [
-            r.ChangeEntry(f"change-{c.to_seq}", c.from_seq, c.to_seq, c.kind, c.not_before,
-                          c.not_after, c.words_added, c.words_removed, c.flags,
-                          [_label(cl) for cl in c.clauses])
+            r.ChangeEntry(
+                f"change-{c.to_seq}",
+                c.from_seq,
+                c.to_seq,
+                c.kind,
+                c.not_before,
+                c.not_after,
+                c.words_added,
+                c.words_removed,
+                c.flags,
+                [_label(cl) for cl in c.clauses],
+            )
             for c in changes
         ]
-        (pdir / "index.html").write_text(r.render_policy(s.url, ventries, centries), encoding="utf-8")
+        (pdir / "index.html").write_text(
+            r.render_policy(s.url, ventries, centries), encoding="utf-8"
+        )
         for i, ce in enumerate(centries):
             new = by_seq[ce.to_seq]
             ops = store.change_ops(new.id) or []
             html = r.render_change(
-                s.url, ce, ops, ventries[ce.from_seq - 1].wayback_url, ventries[ce.to_seq - 1].wayback_url,
+                s.url,
+                ce,
+                ops,
+                ventries[ce.from_seq - 1].wayback_url,
+                ventries[ce.to_seq - 1].wayback_url,
                 centries[i - 1].slug if i > 0 else None,
                 centries[i + 1].slug if i + 1 < len(centries) else None,
             )

@@ -41,4 +41,3 @@ RETRY_TIMES = 3
 # The add-on installs the middleware and pipeline and turns the POLICYTRAIL_* rates into slots.
 ADDONS = {"crawler.addon.PolicytrailAddon": 0}
 LOG_LEVEL = "INFO"
-

@@ -1,5 +1,6 @@
 """One thread that owns the database connection. Scrapy code awaits its results, so the reactor
-never blocks on SQL or on CPU-heavy text work, and writes stay serialised (SQLite has one writer)."""
+never blocks on SQL or on CPU-heavy text work, and writes stay serialised (SQLite has one
+writer)."""
 
 from __future__ import annotations
 

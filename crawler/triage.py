@@ -98,11 +98,16 @@ def classify_replay(
         absolute = urljoin(replay_url, location) if location else ""
         if absolute and archive.original_from_replay(absolute) is not None:
             return ReplayOutcome("archive-redirect", content_type, location=absolute)
-        return ReplayOutcome("failed", content_type, error=f"redirect outside the archive: {location!r}",
-                             error_kind="redirect-outside-archive")
+        return ReplayOutcome(
+            "failed",
+            content_type,
+            error=f"redirect outside the archive: {location!r}",
+            error_kind="redirect-outside-archive",
+        )
     if 200 <= status < 300:
         return ReplayOutcome("fetched", content_type)
     if memento:
         return ReplayOutcome("archived-error", content_type, error=f"archived HTTP {status}")
-    return ReplayOutcome("failed", content_type, error=f"archive answered HTTP {status}",
-                         error_kind=f"http-{status}")
+    return ReplayOutcome(
+        "failed", content_type, error=f"archive answered HTTP {status}", error_kind=f"http-{status}"
+    )

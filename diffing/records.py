@@ -14,13 +14,21 @@ from datetime import UTC, date, datetime
 
 
 def parse_timestamp(ts: str) -> datetime:
-    """Parse a Wayback 14-digit (or shorter, left-aligned) timestamp into an aware UTC datetime."""
+    """Parse a Wayback 14-digit (or shorter, left-aligned) timestamp into an aware UTC datetime.
+
+    Missing parts default to the start of the period. Real CDX indexes hold impossible timestamps
+    (month 00, day 00, day 31 of a 30-day month) for real captures: they are clamped to the
+    nearest valid time rather than dropped."""
     digits = ts.strip()
     if not digits.isdigit() or not 4 <= len(digits) <= 14:
         raise ValueError(f"not a Wayback timestamp: {ts!r}")
     padded = digits + "01010000000000"[len(digits) - 4 :] if len(digits) < 14 else digits
-    # months/days default to 01, hours/minutes/seconds to 00
-    return datetime.strptime(padded, "%Y%m%d%H%M%S").replace(tzinfo=UTC)
+    year, month, day = int(padded[:4]), int(padded[4:6]), int(padded[6:8])
+    hour, minute, second = int(padded[8:10]), int(padded[10:12]), int(padded[12:14])
+    month = min(max(month, 1), 12)
+    last_day = (date(year + month // 12, month % 12 + 1, 1) - date(year, month, 1)).days
+    day = min(max(day, 1), last_day)
+    return datetime(year, month, day, min(hour, 23), min(minute, 59), min(second, 59), tzinfo=UTC)
 
 
 def format_timestamp(when: datetime) -> str:

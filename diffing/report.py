@@ -11,7 +11,10 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import date, datetime
 
-CSP = "default-src 'none'; style-src 'unsafe-inline'; img-src data:; base-uri 'none'; form-action 'none'"
+CSP = (
+    "default-src 'none'; style-src 'unsafe-inline'; img-src data:; base-uri 'none'; "
+    "form-action 'none'"
+)
 
 STYLE = """
 body{font:15px/1.5 system-ui,sans-serif;margin:2rem auto;max-width:70rem;padding:0 1rem;color:#222}
@@ -30,9 +33,9 @@ def esc(value: object) -> str:
 
 def page(title: str, body: str) -> str:
     return (
-        "<!DOCTYPE html>\n<html lang=\"en\"><head><meta charset=\"utf-8\">"
-        f"<meta http-equiv=\"Content-Security-Policy\" content=\"{CSP}\">"
-        "<meta name=\"referrer\" content=\"no-referrer\">"
+        '<!DOCTYPE html>\n<html lang="en"><head><meta charset="utf-8">'
+        f'<meta http-equiv="Content-Security-Policy" content="{CSP}">'
+        '<meta name="referrer" content="no-referrer">'
         f"<title>{esc(title)}</title><style>{STYLE}</style></head>\n<body>\n{body}\n</body></html>\n"
     )
 
@@ -90,7 +93,7 @@ def render_index(rows: Iterable[PolicyRow], generated: datetime) -> str:
     for r in rows:
         problems = ", ".join(f"{k}: {v}" for k, v in sorted(r.problems.items())) or "–"
         trs.append(
-            f"<tr><td><a href=\"{esc(r.slug)}/index.html\">{esc(r.url)}</a></td>"
+            f'<tr><td><a href="{esc(r.slug)}/index.html">{esc(r.url)}</a></td>'
             f"<td class=num>{r.captures}</td><td class=num>{r.versions}</td>"
             f"<td class=num>{r.changes}</td><td>{fmt_date(r.last_change)}</td>"
             f"<td>{fmt_date(r.stated_date)}</td><td>{esc(', '.join(r.categories)) or '–'}</td>"
@@ -98,7 +101,8 @@ def render_index(rows: Iterable[PolicyRow], generated: datetime) -> str:
         )
     body = (
         "<h1>Privacy policy history</h1>"
-        f"<p class=muted>Generated {esc(generated.strftime('%Y-%m-%d %H:%M UTC'))} by policytrail.</p>"
+        f"<p class=muted>Generated {esc(generated.strftime('%Y-%m-%d %H:%M UTC'))} "
+        "by policytrail.</p>"
         "<table><tr><th>Policy</th><th>Captures</th><th>Versions</th><th>Changes</th>"
         "<th>Last change seen</th><th>Stated date</th><th>Categories changed</th>"
         "<th>Capture problems</th></tr>" + "".join(trs) + "</table>"
@@ -106,15 +110,18 @@ def render_index(rows: Iterable[PolicyRow], generated: datetime) -> str:
     return page("Privacy policy history", body)
 
 
-def render_policy(url: str, versions: Sequence[VersionEntry], changes: Sequence[ChangeEntry]) -> str:
+def render_policy(
+    url: str, versions: Sequence[VersionEntry], changes: Sequence[ChangeEntry]
+) -> str:
     vrows = "".join(
-        f"<tr><td class=num>{v.seq}</td><td>{fmt_date(v.first_seen)}</td><td>{fmt_date(v.last_seen)}</td>"
+        f"<tr><td class=num>{v.seq}</td><td>{fmt_date(v.first_seen)}</td>"
+        f"<td>{fmt_date(v.last_seen)}</td>"
         f"<td class=num>{v.chars}</td><td>{fmt_date(v.stated_date)}</td>"
-        f"<td><a rel=\"noreferrer\" href=\"{safe_href(v.wayback_url)}\">capture</a></td></tr>"
+        f'<td><a rel="noreferrer" href="{safe_href(v.wayback_url)}">capture</a></td></tr>'
         for v in versions
     )
     crows = "".join(
-        f"<tr><td><a href=\"{esc(c.slug)}.html\">v{c.from_seq}→v{c.to_seq}</a></td>"
+        f'<tr><td><a href="{esc(c.slug)}.html">v{c.from_seq}→v{c.to_seq}</a></td>'
         f"<td>{fmt_date(c.not_before)} – {fmt_date(c.not_after)}</td><td>{esc(c.kind)}</td>"
         f"<td class=num>+{c.words_added} / −{c.words_removed}</td>"
         f"<td>{'<br>'.join(esc(label) for label in c.labels) or '–'}</td>"
@@ -122,7 +129,7 @@ def render_policy(url: str, versions: Sequence[VersionEntry], changes: Sequence[
         for c in changes
     )
     body = (
-        "<nav><a href=\"../index.html\">All policies</a></nav>"
+        '<nav><a href="../index.html">All policies</a></nav>'
         f"<h1>{esc(url)}</h1><h2>Versions</h2>"
         "<table><tr><th>#</th><th>First seen</th><th>Last seen</th><th>Chars</th>"
         "<th>Stated date</th><th>Archive</th></tr>" + vrows + "</table>"
@@ -140,21 +147,31 @@ def render_ops(ops: Sequence[tuple[int, str]]) -> str:
     return "".join(parts)
 
 
-def render_change(url: str, change: ChangeEntry, ops: Sequence[tuple[int, str]],
-                  old_capture: str, new_capture: str, prev_slug: str | None,
-                  next_slug: str | None) -> str:
-    nav = ["<a href=\"index.html\">Policy</a>"]
+def render_change(
+    url: str,
+    change: ChangeEntry,
+    ops: Sequence[tuple[int, str]],
+    old_capture: str,
+    new_capture: str,
+    prev_slug: str | None,
+    next_slug: str | None,
+) -> str:
+    nav = ['<a href="index.html">Policy</a>']
     if prev_slug:
-        nav.append(f"<a href=\"{esc(prev_slug)}.html\">← previous change</a>")
+        nav.append(f'<a href="{esc(prev_slug)}.html">← previous change</a>')
     if next_slug:
-        nav.append(f"<a href=\"{esc(next_slug)}.html\">next change →</a>")
+        nav.append(f'<a href="{esc(next_slug)}.html">next change →</a>')
     body = (
         f"<nav>{''.join(nav)}</nav><h1>{esc(url)}: v{change.from_seq} → v{change.to_seq}</h1>"
         f"<p>{esc(change.kind)}; happened between {fmt_date(change.not_before)} and "
         f"{fmt_date(change.not_after)}; +{change.words_added} / −{change.words_removed} words. "
-        f"<a rel=\"noreferrer\" href=\"{safe_href(old_capture)}\">old capture</a> · "
-        f"<a rel=\"noreferrer\" href=\"{safe_href(new_capture)}\">new capture</a></p>"
-        + (f"<ul>{''.join(f'<li>{esc(label)}</li>' for label in change.labels)}</ul>" if change.labels else "")
+        f'<a rel="noreferrer" href="{safe_href(old_capture)}">old capture</a> · '
+        f'<a rel="noreferrer" href="{safe_href(new_capture)}">new capture</a></p>'
+        + (
+            f"<ul>{''.join(f'<li>{esc(label)}</li>' for label in change.labels)}</ul>"
+            if change.labels
+            else ""
+        )
         + f"<div class=diff>{render_ops(ops)}</div>"
     )
     return page(f"{url} v{change.from_seq}→v{change.to_seq}", body)

@@ -1,8 +1,8 @@
 """Rebuild samples/ota-sample.warc.gz: a subset of ../shared/data/ota-policies (ODC-BY 1.0).
 
 Run from the repository root: ``python samples/make_sample.py``. The subset keeps the awkward real
-cases the tests and the demo rely on: a moved URL (badoo ``/privacy`` vs ``/privacy/``), a JavaScript
-shell page (badoo before 2023-12), a 180-byte stub (hily), French and German policies.
+cases the tests and the demo rely on: a moved URL (badoo ``/privacy`` vs ``/privacy/``), a
+JavaScript shell page (badoo before 2023-12), a 180-byte stub (hily), French and German policies.
 """
 
 from __future__ import annotations

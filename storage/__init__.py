@@ -6,4 +6,4 @@ Knows nothing of Scrapy. SQLite is the embedded default; PostgreSQL works throug
 from storage.db import DEFAULT_DB_ENV, StorageError, default_db_url, open_store
 from storage.repository import Store
 
-__all__ = ["DEFAULT_DB_ENV", "Store", "StorageError", "default_db_url", "open_store"]
+__all__ = ["DEFAULT_DB_ENV", "StorageError", "Store", "default_db_url", "open_store"]

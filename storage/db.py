@@ -49,9 +49,13 @@ def make_engine(url: str) -> Engine:
         if db and db != ":memory:" and not db.startswith("file:"):
             parent = Path(db).expanduser().resolve().parent
             if not parent.is_dir():
-                raise StorageError(f"cannot create database {db!r}: directory {parent} does not exist")
+                raise StorageError(
+                    f"cannot create database {db!r}: directory {parent} does not exist"
+                )
             if not os.access(parent, os.W_OK):
-                raise StorageError(f"cannot write database {db!r}: directory {parent} is not writable")
+                raise StorageError(
+                    f"cannot write database {db!r}: directory {parent} is not writable"
+                )
             if Path(db).exists() and not os.access(db, os.W_OK):
                 raise StorageError(f"cannot write database {db!r}: file is read-only")
     try:
@@ -90,7 +94,9 @@ def open_store(url: str | None = None, *, create: bool = True) -> Store:
         if create:
             migrate(engine)
         elif "policy" not in inspect(engine).get_table_names():
-            raise StorageError(f"no policytrail database at {url!r} (run 'policytrail crawl' first)")
+            raise StorageError(
+                f"no policytrail database at {url!r} (run 'policytrail crawl' first)"
+            )
     except OperationalError as exc:
         raise StorageError(f"cannot open database {url!r}: {exc.orig}") from None
     except SQLAlchemyError as exc:

@@ -10,6 +10,7 @@ import re
 from urllib.parse import parse_qsl, urlencode, urlsplit
 
 _WWW = re.compile(r"^www\d*\.")
+_SCHEME = re.compile(r"^[a-zA-Z][a-zA-Z0-9+.-]*:(?!\d)")  # mailto:, javascript: (not host:port)
 
 
 class BadUrl(ValueError):
@@ -22,6 +23,8 @@ def check_url(url: str) -> str:
     if not url or any(ch.isspace() for ch in url):
         raise BadUrl(f"not a URL: {url!r}")
     if "://" not in url:
+        if _SCHEME.match(url):
+            raise BadUrl(f"not an http(s) URL: {url!r}")
         url = "http://" + url
     parts = urlsplit(url)
     if parts.scheme not in ("http", "https") or not parts.hostname or "." not in parts.hostname:
@@ -33,10 +36,12 @@ def urlkey(url: str) -> str:
     """``https://www.Example.com/a/b/?y=2&x=1`` -> ``com,example)/a/b?x=1&y=2``."""
     parts = urlsplit(check_url(url))
     host = _WWW.sub("", (parts.hostname or "").lower().rstrip("."))
-    port = parts.port
-    if port and not ((parts.scheme == "http" and port == 80) or (parts.scheme == "https" and port == 443)):
-        host = f"{host}:{port}"
     surt_host = ",".join(reversed(host.split(".")))
+    port = parts.port
+    if port and not (
+        (parts.scheme == "http" and port == 80) or (parts.scheme == "https" and port == 443)
+    ):
+        surt_host = f"{surt_host}:{port}"
     path = parts.path.lower() or "/"
     if len(path) > 1:
         path = path.rstrip("/")

@@ -4,7 +4,7 @@
 from __future__ import annotations
 
 from datetime import UTC, date, datetime
-from typing import Any
+from typing import Any, ClassVar
 
 from sqlalchemy import (
     JSON,
@@ -60,7 +60,11 @@ def utcnow() -> datetime:
 
 class Base(DeclarativeBase):
     metadata = MetaData(naming_convention=NAMING_CONVENTION)
-    type_annotation_map = {datetime: UTCDateTime(), dict[str, Any]: JSON, list[Any]: JSON}
+    type_annotation_map: ClassVar[dict[Any, Any]] = {
+        datetime: UTCDateTime(),
+        dict[str, Any]: JSON,
+        list[Any]: JSON,
+    }
 
 
 class Policy(Base):
@@ -123,7 +127,7 @@ class Capture(Base):
     digest: Mapped[str] = mapped_column(String(64), default="")
     length: Mapped[int | None] = mapped_column(Integer)
     archive: Mapped[str] = mapped_column(String(1024))
-    # fetched | duplicate (same digest stored before: not fetched) | redirect | archived-error | failed
+    # fetched | duplicate (digest stored before: not fetched) | redirect | archived-error | failed
     state: Mapped[str] = mapped_column(String(32))
     snapshot_id: Mapped[int | None] = mapped_column(ForeignKey("blob.id"))
     text_id: Mapped[int | None] = mapped_column(ForeignKey("blob.id"))

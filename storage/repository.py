@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import json
 from collections import OrderedDict
-from collections.abc import Callable, Iterable, Iterator, Sequence
+from collections.abc import Iterable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import date, datetime
@@ -189,7 +189,9 @@ class Store:
             session.commit()
         except OperationalError as exc:
             session.rollback()
-            raise StorageError(f"database error (nothing from this step was stored): {exc.orig}") from None
+            raise StorageError(
+                f"database error (nothing from this step was stored): {exc.orig}"
+            ) from None
         except SQLAlchemyError:
             session.rollback()
             raise
@@ -213,7 +215,9 @@ class Store:
                 if row is None:
                     row = s.scalar(select(PolicyUrl).where(PolicyUrl.urlkey == key).limit(1))
                     if row is not None and row.url != url:
-                        row = PolicyUrl(policy_id=row.policy_id, url=url, urlkey=key, archive=archive)
+                        row = PolicyUrl(
+                            policy_id=row.policy_id, url=url, urlkey=key, archive=archive
+                        )
                         s.add(row)
                         s.flush()
                 if row is None:
@@ -272,9 +276,18 @@ class Store:
                 out.setdefault(
                     c.digest,
                     StoredContent(
-                        c.id, c.state, c.snapshot_id, c.text_id, c.text_hash, c.verdict,
-                        c.verdict_reason, c.title, c.language, c.normaliser_version,
-                        c.content_type, c.redirect_to,
+                        c.id,
+                        c.state,
+                        c.snapshot_id,
+                        c.text_id,
+                        c.text_hash,
+                        c.verdict,
+                        c.verdict_reason,
+                        c.title,
+                        c.language,
+                        c.normaliser_version,
+                        c.content_type,
+                        c.redirect_to,
                     ),
                 )
         return out
@@ -341,15 +354,21 @@ class Store:
                 cap = Capture(**values)
                 s.add(cap)
             if result.state == "fetched" and doc is not None:
-                s.execute(update(Policy).where(Policy.id == result.policy_id).values(needs_rebuild=True))
+                s.execute(
+                    update(Policy).where(Policy.id == result.policy_id).values(needs_rebuild=True)
+                )
             s.flush()
             return cap.id
 
     def save_duplicates(
-        self, policy_id: int, url_id: int, archive: str, items: Sequence[tuple[CaptureRef, StoredContent]],
+        self,
+        policy_id: int,
+        url_id: int,
+        archive: str,
+        items: Sequence[tuple[CaptureRef, StoredContent]],
         run_id: int | None = None,
     ) -> int:
-        """Store captures whose digest is already stored, pointing at the same content (no fetch)."""
+        """Store captures whose digest is already stored, pointing at the same content."""
         if not items:
             return 0
         added = 0
@@ -371,14 +390,27 @@ class Store:
                 )
                 s.add(
                     Capture(
-                        policy_id=policy_id, url_id=url_id, timestamp=ref.timestamp,
-                        captured_at=ref.captured_at, original_url=ref.url, mimetype=ref.mimetype,
-                        status=ref.status, digest=ref.digest, length=ref.length, archive=archive,
+                        policy_id=policy_id,
+                        url_id=url_id,
+                        timestamp=ref.timestamp,
+                        captured_at=ref.captured_at,
+                        original_url=ref.url,
+                        mimetype=ref.mimetype,
+                        status=ref.status,
+                        digest=ref.digest,
+                        length=ref.length,
+                        archive=archive,
                         state="duplicate" if src.state == "fetched" else src.state,
-                        snapshot_id=src.snapshot_id, text_id=src.text_id, text_hash=src.text_hash,
-                        content_type=src.content_type, verdict=src.verdict,
-                        verdict_reason=src.verdict_reason, title=src.title, language=src.language,
-                        normaliser_version=src.normaliser_version, redirect_to=src.redirect_to,
+                        snapshot_id=src.snapshot_id,
+                        text_id=src.text_id,
+                        text_hash=src.text_hash,
+                        content_type=src.content_type,
+                        verdict=src.verdict,
+                        verdict_reason=src.verdict_reason,
+                        title=src.title,
+                        language=src.language,
+                        normaliser_version=src.normaliser_version,
+                        redirect_to=src.redirect_to,
                         run_id=run_id,
                     )
                 )
@@ -406,8 +438,15 @@ class Store:
         packed = blobs.pack(data, base)
         if packed.codec != "zstd-dict":
             base_id, base_depth = None, 0
-        blob = Blob(kind=kind, sha256=digest, size=len(data), codec=packed.codec,
-                    base_id=base_id, depth=base_depth, data=packed.data)
+        blob = Blob(
+            kind=kind,
+            sha256=digest,
+            size=len(data),
+            codec=packed.codec,
+            base_id=base_id,
+            depth=base_depth,
+            data=packed.data,
+        )
         s.add(blob)
         s.flush()
         return blob.id
@@ -433,7 +472,9 @@ class Store:
         try:
             data = blobs.unpack(row.codec, row.data, base)
         except Exception as exc:  # zstd raises its own error type
-            raise StorageError(f"corrupt database: blob {blob_id} cannot be decoded ({exc})") from None
+            raise StorageError(
+                f"corrupt database: blob {blob_id} cannot be decoded ({exc})"
+            ) from None
         if blobs.sha256(data) != row.sha256:
             raise StorageError(f"corrupt database: blob {blob_id} fails its checksum")
         self._blob_cache[blob_id] = data
@@ -452,16 +493,28 @@ class Store:
 
     def dirty_policies(self) -> list[int]:
         with self._tx() as s:
-            return list(s.scalars(select(Policy.id).where(Policy.needs_rebuild.is_(True)).order_by(Policy.id)))
+            return list(
+                s.scalars(
+                    select(Policy.id).where(Policy.needs_rebuild.is_(True)).order_by(Policy.id)
+                )
+            )
 
-    def rebuild_versions(self, policy_id: int, analyser: Analyser, *, window: int = 3) -> RebuildResult:
+    def rebuild_versions(
+        self, policy_id: int, analyser: Analyser, *, window: int = 3
+    ) -> RebuildResult:
         """Derive the policy's versions from its stored captures, in capture-time order, and the
         changes between successive ones. Existing versions that still hold are kept (and not
         diffed again), so this is cheap after an incremental crawl and idempotent."""
         result = RebuildResult()
         with self._tx() as s:
             caps = s.execute(
-                select(Capture.id, Capture.text_id, Capture.text_hash, Capture.captured_at, Capture.title)
+                select(
+                    Capture.id,
+                    Capture.text_id,
+                    Capture.text_hash,
+                    Capture.captured_at,
+                    Capture.title,
+                )
                 .where(
                     Capture.policy_id == policy_id,
                     Capture.state.in_(OK_STATES),
@@ -475,12 +528,26 @@ class Store:
                 if runs and runs[-1]["text_hash"] == text_hash:
                     runs[-1].update(last_id=cid, last_seen=when)
                 else:
-                    runs.append(dict(text_id=text_id, text_hash=text_hash, first_id=cid, last_id=cid,
-                                     first_seen=when, last_seen=when, title=title))
-            existing = list(s.scalars(select(Version).where(Version.policy_id == policy_id).order_by(Version.seq)))
+                    runs.append(
+                        dict(
+                            text_id=text_id,
+                            text_hash=text_hash,
+                            first_id=cid,
+                            last_id=cid,
+                            first_seen=when,
+                            last_seen=when,
+                            title=title,
+                        )
+                    )
+            existing = list(
+                s.scalars(
+                    select(Version).where(Version.policy_id == policy_id).order_by(Version.seq)
+                )
+            )
             keep = 0
             while (
-                keep < len(existing) and keep < len(runs)
+                keep < len(existing)
+                and keep < len(runs)
                 and existing[keep].text_hash == runs[keep]["text_hash"]
                 and existing[keep].first_capture_id == runs[keep]["first_id"]
             ):
@@ -489,8 +556,13 @@ class Store:
                 keep += 1
             stale = [v.id for v in existing[keep:]]
             if stale:
-                change_ids = list(s.scalars(select(Change.id).where(
-                    Change.to_version_id.in_(stale) | Change.from_version_id.in_(stale))))
+                change_ids = list(
+                    s.scalars(
+                        select(Change.id).where(
+                            Change.to_version_id.in_(stale) | Change.from_version_id.in_(stale)
+                        )
+                    )
+                )
                 if change_ids:
                     s.execute(delete(Clause).where(Clause.change_id.in_(change_ids)))
                     s.execute(delete(Change).where(Change.id.in_(change_ids)))
@@ -509,9 +581,16 @@ class Store:
                 r = runs[i]
                 new_text = text_of(r["text_id"])
                 v = Version(
-                    policy_id=policy_id, seq=i + 1, text_id=r["text_id"], text_hash=r["text_hash"],
-                    chars=len(new_text), title=r["title"] or "", first_capture_id=r["first_id"],
-                    last_capture_id=r["last_id"], first_seen=r["first_seen"], last_seen=r["last_seen"],
+                    policy_id=policy_id,
+                    seq=i + 1,
+                    text_id=r["text_id"],
+                    text_hash=r["text_hash"],
+                    chars=len(new_text),
+                    title=r["title"] or "",
+                    first_capture_id=r["first_id"],
+                    last_capture_id=r["last_id"],
+                    first_seen=r["first_seen"],
+                    last_seen=r["last_seen"],
                     stated_date=analyser.stated_date(new_text),
                 )
                 s.add(v)
@@ -521,22 +600,38 @@ class Store:
                     prev = versions[-1]
                     history = [text_of(h.text_id) for h in versions[-1 - window : -1]]
                     diff, analysis = analyser.compare(text_of(prev.text_id), new_text, history)
-                    ops_json = json.dumps(compact_ops(diff.ops), ensure_ascii=False,
-                                          separators=(",", ":"))
+                    ops_json = json.dumps(
+                        compact_ops(diff.ops), ensure_ascii=False, separators=(",", ":")
+                    )
                     ops_id = self._put_blob(s, "ops", ops_json.encode("utf-8"), None)
                     ch = Change(
-                        policy_id=policy_id, from_version_id=prev.id, to_version_id=v.id,
-                        kind=str(analysis.kind), words_added=diff.stats.words_added,
-                        words_removed=diff.stats.words_removed, similarity=diff.stats.similarity,
-                        ops_id=ops_id, diff_params=dict(diff.params), flags=list(analysis.flags),
-                        old_stated_date=analysis.old_stated_date, new_stated_date=analysis.new_stated_date,
-                        not_before=prev.last_seen, not_after=v.first_seen,
+                        policy_id=policy_id,
+                        from_version_id=prev.id,
+                        to_version_id=v.id,
+                        kind=str(analysis.kind),
+                        words_added=diff.stats.words_added,
+                        words_removed=diff.stats.words_removed,
+                        similarity=diff.stats.similarity,
+                        ops_id=ops_id,
+                        diff_params=dict(diff.params),
+                        flags=list(analysis.flags),
+                        old_stated_date=analysis.old_stated_date,
+                        new_stated_date=analysis.new_stated_date,
+                        not_before=prev.last_seen,
+                        not_after=v.first_seen,
                     )
                     s.add(ch)
                     s.flush()
                     for c in analysis.clauses:
-                        s.add(Clause(change_id=ch.id, op=c.op, category=c.category,
-                                     sentence=c.sentence, values=dict(c.values)))
+                        s.add(
+                            Clause(
+                                change_id=ch.id,
+                                op=c.op,
+                                category=c.category,
+                                sentence=c.sentence,
+                                values=dict(c.values),
+                            )
+                        )
                     result.changes_added += 1
                 versions.append(v)
             s.execute(update(Policy).where(Policy.id == policy_id).values(needs_rebuild=False))
@@ -551,7 +646,9 @@ class Store:
             s.flush()
             return run.id
 
-    def finish_run(self, run_id: int, status: str, stats: dict[str, Any], error: str | None = None) -> None:
+    def finish_run(
+        self, run_id: int, status: str, stats: dict[str, Any], error: str | None = None
+    ) -> None:
         with self._tx() as s:
             run = s.get(CrawlRun, run_id)
             if run is not None:
@@ -569,7 +666,9 @@ class Store:
         with self._tx() as s:
             pid = s.scalar(select(PolicyUrl.policy_id).where(PolicyUrl.url == url))
             if pid is None:
-                pid = s.scalar(select(PolicyUrl.policy_id).where(PolicyUrl.urlkey == urlkey(url)).limit(1))
+                pid = s.scalar(
+                    select(PolicyUrl.policy_id).where(PolicyUrl.urlkey == urlkey(url)).limit(1)
+                )
             return pid
 
     def versions(self, policy_id: int) -> list[VersionRow]:
@@ -584,8 +683,21 @@ class Store:
                 .order_by(Version.seq)
             ).all()
             return [
-                VersionRow(v.id, v.policy_id, v.seq, v.text_id, v.text_hash, v.chars, v.title,
-                           v.first_seen, v.last_seen, fts, lts, furl, v.stated_date)
+                VersionRow(
+                    v.id,
+                    v.policy_id,
+                    v.seq,
+                    v.text_id,
+                    v.text_hash,
+                    v.chars,
+                    v.title,
+                    v.first_seen,
+                    v.last_seen,
+                    fts,
+                    lts,
+                    furl,
+                    v.stated_date,
+                )
                 for v, fts, lts, furl in rows
             ]
 
@@ -604,7 +716,10 @@ class Store:
             return expand_ops(json.loads(self._read_blob(s, ops_id)), old)
 
     def changes(
-        self, policy_id: int | None = None, since: datetime | None = None, category: str | None = None
+        self,
+        policy_id: int | None = None,
+        since: datetime | None = None,
+        category: str | None = None,
     ) -> list[ChangeRow]:
         with self._tx() as s:
             fv = Version.__table__.alias("fv")
@@ -621,19 +736,42 @@ class Store:
             if since is not None:
                 q = q.where(Change.not_after >= since)
             if category is not None:
-                q = q.where(Change.id.in_(select(Clause.change_id).where(Clause.category == category)))
+                q = q.where(
+                    Change.id.in_(select(Clause.change_id).where(Clause.category == category))
+                )
             rows = s.execute(q).all()
             ids = [c.id for c, *_ in rows]
             clauses: dict[int, list[dict[str, Any]]] = {}
             if ids:
-                for cl in s.scalars(select(Clause).where(Clause.change_id.in_(ids)).order_by(Clause.id)):
+                for cl in s.scalars(
+                    select(Clause).where(Clause.change_id.in_(ids)).order_by(Clause.id)
+                ):
                     clauses.setdefault(cl.change_id, []).append(
-                        {"op": cl.op, "category": cl.category, "sentence": cl.sentence, "values": cl.values}
+                        {
+                            "op": cl.op,
+                            "category": cl.category,
+                            "sentence": cl.sentence,
+                            "values": cl.values,
+                        }
                     )
             return [
-                ChangeRow(c.id, c.policy_id, purl, fseq, tseq, c.kind, c.words_added, c.words_removed,
-                          c.similarity, list(c.flags), c.old_stated_date, c.new_stated_date,
-                          c.not_before, c.not_after, clauses.get(c.id, []))
+                ChangeRow(
+                    c.id,
+                    c.policy_id,
+                    purl,
+                    fseq,
+                    tseq,
+                    c.kind,
+                    c.words_added,
+                    c.words_removed,
+                    c.similarity,
+                    list(c.flags),
+                    c.old_stated_date,
+                    c.new_stated_date,
+                    c.not_before,
+                    c.not_after,
+                    clauses.get(c.id, []),
+                )
                 for c, fseq, tseq, purl in rows
             ]
 
@@ -641,37 +779,103 @@ class Store:
         with self._tx() as s:
             out = []
             for p in s.scalars(select(Policy).order_by(Policy.id)):
-                urls = list(s.scalars(select(PolicyUrl.url).where(PolicyUrl.policy_id == p.id).order_by(PolicyUrl.id)))
-                n_caps = s.scalar(select(func.count()).select_from(Capture).where(Capture.policy_id == p.id)) or 0
-                n_fetched = s.scalar(select(func.count()).select_from(Capture).where(
-                    Capture.policy_id == p.id, Capture.snapshot_id.is_not(None), Capture.state != "duplicate")) or 0
-                n_versions = s.scalar(select(func.count()).select_from(Version).where(Version.policy_id == p.id)) or 0
-                n_changes = s.scalar(select(func.count()).select_from(Change).where(Change.policy_id == p.id)) or 0
-                last_change = s.scalar(select(func.max(Change.not_after)).where(Change.policy_id == p.id))
-                stated = s.scalar(select(Version.stated_date).where(Version.policy_id == p.id)
-                                  .order_by(Version.seq.desc()).limit(1))
-                problems = dict(s.execute(
-                    select(Capture.verdict, func.count()).where(
-                        Capture.policy_id == p.id, Capture.verdict.is_not(None), Capture.verdict != "ok"
-                    ).group_by(Capture.verdict)).all())
-                failed = s.scalar(select(func.count()).select_from(Capture).where(
-                    Capture.policy_id == p.id, Capture.state.in_(("failed", "archived-error", "redirect"))))
+                urls = list(
+                    s.scalars(
+                        select(PolicyUrl.url)
+                        .where(PolicyUrl.policy_id == p.id)
+                        .order_by(PolicyUrl.id)
+                    )
+                )
+                n_caps = (
+                    s.scalar(
+                        select(func.count()).select_from(Capture).where(Capture.policy_id == p.id)
+                    )
+                    or 0
+                )
+                n_fetched = (
+                    s.scalar(
+                        select(func.count())
+                        .select_from(Capture)
+                        .where(
+                            Capture.policy_id == p.id,
+                            Capture.snapshot_id.is_not(None),
+                            Capture.state != "duplicate",
+                        )
+                    )
+                    or 0
+                )
+                n_versions = (
+                    s.scalar(
+                        select(func.count()).select_from(Version).where(Version.policy_id == p.id)
+                    )
+                    or 0
+                )
+                n_changes = (
+                    s.scalar(
+                        select(func.count()).select_from(Change).where(Change.policy_id == p.id)
+                    )
+                    or 0
+                )
+                last_change = s.scalar(
+                    select(func.max(Change.not_after)).where(Change.policy_id == p.id)
+                )
+                stated = s.scalar(
+                    select(Version.stated_date)
+                    .where(Version.policy_id == p.id)
+                    .order_by(Version.seq.desc())
+                    .limit(1)
+                )
+                problems: dict[str, int] = {
+                    str(verdict): int(n)
+                    for verdict, n in s.execute(
+                        select(Capture.verdict, func.count())
+                        .where(
+                            Capture.policy_id == p.id,
+                            Capture.verdict.is_not(None),
+                            Capture.verdict != "ok",
+                        )
+                        .group_by(Capture.verdict)
+                    ).all()
+                }
+                failed = s.scalar(
+                    select(func.count())
+                    .select_from(Capture)
+                    .where(
+                        Capture.policy_id == p.id,
+                        Capture.state.in_(("failed", "archived-error", "redirect")),
+                    )
+                )
                 if failed:
                     problems["not-fetched"] = failed
-                out.append(PolicySummary(p.id, p.url, p.site, urls, n_caps, n_fetched, n_versions,
-                                         n_changes, last_change, stated, problems))
+                out.append(
+                    PolicySummary(
+                        p.id,
+                        p.url,
+                        p.site,
+                        urls,
+                        n_caps,
+                        n_fetched,
+                        n_versions,
+                        n_changes,
+                        last_change,
+                        stated,
+                        problems,
+                    )
+                )
             return out
 
     def counts(self) -> dict[str, int]:
         with self._tx() as s:
+
             def n(model: Any, *where: Any) -> int:
                 return int(s.scalar(select(func.count()).select_from(model).where(*where)) or 0)
+
             return {
                 "policies": n(Policy),
                 "captures": n(Capture),
-                "fetched": n(Capture, Capture.snapshot_id.is_not(None), Capture.state != "duplicate"),
+                "fetched": n(
+                    Capture, Capture.snapshot_id.is_not(None), Capture.state != "duplicate"
+                ),
                 "versions": n(Version),
                 "changes": n(Change),
             }
-
-

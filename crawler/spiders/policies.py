@@ -66,9 +66,10 @@ class PolicySpider(scrapy.Spider):
         for t in tracked:
             target = Target(t.policy_id, t.url_id, t.url)
             self.targets.append(target)
-            contents, stamps = await self.worker.run(
-                lambda s, t=t: (s.stored_contents(t.policy_id), s.stored_timestamps(t.url_id))
-            )
+            # awaited at once, so the closures see this iteration's ids
+            pid, uid = t.policy_id, t.url_id
+            contents = await self.worker.run(lambda s: s.stored_contents(pid))
+            stamps = await self.worker.run(lambda s: s.stored_timestamps(uid))
             digests = self.digests.setdefault(t.policy_id, PolicyDigests())
             digests.stored.update(contents)
             self.listings[t.url_id] = Listing(digests, stored_timestamps=stamps)
@@ -82,8 +83,12 @@ class PolicySpider(scrapy.Spider):
             self.archive.cdx_url(query),
             callback=self.parse_cdx,
             errback=self.cdx_failed,
-            meta={"download_slot": CDX_SLOT, "target": target, "query": query,
-                  "handle_httpstatus_list": [404]},
+            meta={
+                "download_slot": CDX_SLOT,
+                "target": target,
+                "query": query,
+                "handle_httpstatus_list": [404],
+            },
             dont_filter=True,
         )
 
@@ -116,32 +121,49 @@ class PolicySpider(scrapy.Spider):
         if page.resume_key:
             yield self._cdx_request(
                 target,
-                CdxQuery(query.url, query.from_ts, query.to_ts, query.match_type, query.filters,
-                         query.limit, page.resume_key),
+                CdxQuery(
+                    query.url,
+                    query.from_ts,
+                    query.to_ts,
+                    query.match_type,
+                    query.filters,
+                    query.limit,
+                    page.resume_key,
+                ),
             )
 
     def cdx_failed(self, failure: Failure) -> None:
         target: Target = failure.request.meta["target"]  # type: ignore[attr-defined]
-        self.cdx_errors[target.url_id] = failure.getErrorMessage() or failure.type.__name__
+        self.cdx_errors[target.url_id] = failure.getErrorMessage() or repr(failure.value)
         self.crawler.stats.inc_value("policytrail/cdx_errors")
         self.logger.error("CDX query failed for %s: %s", target.url, self.cdx_errors[target.url_id])
 
-    def _replay_request(self, target: Target, ref: CaptureRef, url: str | None = None,
-                        hops: int = 0) -> scrapy.Request:
+    def _replay_request(
+        self, target: Target, ref: CaptureRef, url: str | None = None, hops: int = 0
+    ) -> scrapy.Request:
         return scrapy.Request(
             url or self.archive.replay_url(ref.timestamp, ref.url),
             callback=self.parse_capture,
             errback=self.capture_failed,
-            meta={"download_slot": REPLAY_SLOT, "target": target, "capture": ref, "hops": hops,
-                  "dont_redirect": True, "handle_httpstatus_all": True},
+            meta={
+                "download_slot": REPLAY_SLOT,
+                "target": target,
+                "capture": ref,
+                "hops": hops,
+                "dont_redirect": True,
+                "handle_httpstatus_all": True,
+            },
             dont_filter=True,
         )
 
     def parse_capture(self, response: Response) -> Iterator[Any]:
         target: Target = response.meta["target"]
         ref: CaptureRef = response.meta["capture"]
-        headers = [(k.decode("latin-1"), v.decode("latin-1"))
-                   for k, vs in response.headers.items() for v in vs]
+        headers = [
+            (k.decode("latin-1"), v.decode("latin-1"))
+            for k, vs in response.headers.items()
+            for v in vs
+        ]
         outcome = classify_replay(self.archive, response.status, headers, response.url)
         if outcome.state == "archive-redirect":
             hops = response.meta["hops"]
@@ -155,10 +177,16 @@ class PolicySpider(scrapy.Spider):
         if outcome.state == "failed":
             self.crawler.stats.inc_value(f"policytrail/error/{outcome.error_kind}")
         yield FetchedCapture(
-            target=target, capture=ref, archive=self.archive.base, state=outcome.state,
+            target=target,
+            capture=ref,
+            archive=self.archive.base,
+            state=outcome.state,
             body=response.body if outcome.state == "fetched" else None,
-            content_type=outcome.content_type, replay_url=response.url,
-            redirect_to=outcome.redirect_to, error=outcome.error, siblings=siblings,
+            content_type=outcome.content_type,
+            replay_url=response.url,
+            redirect_to=outcome.redirect_to,
+            error=outcome.error,
+            siblings=siblings,
         )
 
     def capture_failed(self, failure: Failure) -> Iterator[Any]:
@@ -170,6 +198,11 @@ class PolicySpider(scrapy.Spider):
         self.crawler.stats.inc_value(f"policytrail/error/{kind}")
         siblings = self.listings[target.url_id].finish(ref.digest)
         yield FetchedCapture(
-            target=target, capture=ref, archive=self.archive.base, state="failed",
-            replay_url=request.url, error=f"{kind}: {failure.getErrorMessage()}", siblings=siblings,
+            target=target,
+            capture=ref,
+            archive=self.archive.base,
+            state="failed",
+            replay_url=request.url,
+            error=f"{kind}: {failure.getErrorMessage()}",
+            siblings=siblings,
         )

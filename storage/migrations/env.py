@@ -1,4 +1,5 @@
-"""Alembic environment: migrations ship inside the package (``script_location = storage:migrations``)."""
+"""Alembic environment. Migrations ship inside the package:
+``script_location = storage:migrations``."""
 
 from __future__ import annotations
 

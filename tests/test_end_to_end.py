@@ -1,0 +1,139 @@
+"""End to end: crawl the bundled sample from a real pywb archive on loopback with the real CLI,
+and compare what was stored with what the WARC holds, computed independently of the crawler."""
+
+from __future__ import annotations
+
+import json
+from collections import defaultdict
+from pathlib import Path
+
+import pytest
+from warcio.archiveiterator import ArchiveIterator
+
+from diffing.normalize import normalize
+from storage import open_store
+from storage.keys import urlkey
+from tests.conftest import FAST, SAMPLE_URLS, SAMPLE_WARC, run_cli
+
+pytestmark = pytest.mark.e2e
+
+
+def expected_versions() -> dict[str, list[str]]:
+    """urlkey -> the distinct successive ok texts of the policy, straight from the WARC."""
+    captures: dict[str, list[tuple[str, str]]] = defaultdict(list)
+    with SAMPLE_WARC.open("rb") as fh:
+        for rec in ArchiveIterator(fh):
+            if rec.rec_type != "response":
+                continue
+            url = rec.rec_headers.get_header("WARC-Target-URI")
+            ts = rec.rec_headers.get_header("WARC-Date")
+            ctype = rec.http_headers.get_header("Content-Type") or ""
+            doc = normalize(rec.content_stream().read(), url=url, content_type=ctype)
+            if doc.verdict == "ok":
+                captures[urlkey(url)].append((ts, doc.text))
+    out: dict[str, list[str]] = {}
+    for key, rows in captures.items():
+        texts: list[str] = []
+        for _, text in sorted(rows):
+            if not texts or texts[-1] != text:
+                texts.append(text)
+        out[key] = texts
+    return out
+
+
+def response_count() -> int:
+    with SAMPLE_WARC.open("rb") as fh:
+        return sum(1 for rec in ArchiveIterator(fh) if rec.rec_type == "response")
+
+
+@pytest.fixture(scope="module")
+def crawled(pywb_archive: str, tmp_path_factory: pytest.TempPathFactory) -> dict[str, object]:
+    work = tmp_path_factory.mktemp("e2e")
+    db = f"sqlite:///{work / 'policytrail.db'}"
+    first = run_cli(
+        "crawl", str(SAMPLE_URLS), "--archive", pywb_archive, "--db", db, *FAST, cwd=work
+    )
+    assert first.code == 0, first.err
+    store = open_store(db)
+    snapshot = {"counts": store.counts(), "summaries": store.summaries()}
+    store.close()
+    second = run_cli(
+        "crawl", str(SAMPLE_URLS), "--archive", pywb_archive, "--db", db, *FAST, cwd=work
+    )
+    return {"db": db, "work": work, "first": first, "second": second, **snapshot}
+
+
+def test_stored_versions_equal_distinct_texts_in_the_warc(crawled: dict[str, object]) -> None:
+    expected = expected_versions()
+    store = open_store(str(crawled["db"]))
+    try:
+        for url in [u for u in SAMPLE_URLS.read_text().splitlines() if u and not u.startswith("#")]:
+            pid = store.find_policy(url)
+            assert pid is not None, url
+            stored = [store.read_text(v.text_id) for v in store.versions(pid)]
+            assert stored == expected.get(urlkey(url), []), (
+                f"versions of {url} differ from the WARC"
+            )
+        n_versions = sum(len(v) for v in expected.values())
+        counts = store.counts()
+        assert counts["versions"] == n_versions
+        assert counts["changes"] == n_versions - len([k for k, v in expected.items() if v])
+    finally:
+        store.close()
+
+
+def test_every_capture_listed_and_each_digest_fetched_once(crawled: dict[str, object]) -> None:
+    counts = crawled["counts"]
+    assert isinstance(counts, dict)
+    assert counts["captures"] == response_count()
+    assert counts["fetched"] <= counts["captures"]
+    first = crawled["first"]
+    assert f"{response_count()} captures seen" in first.out  # type: ignore[attr-defined]
+
+
+def test_second_crawl_stores_nothing_new(crawled: dict[str, object]) -> None:
+    second = crawled["second"]
+    assert second.code == 0, second.err  # type: ignore[attr-defined]
+    assert " 0 fetched" in second.out and "0 versions stored" in second.out  # type: ignore[attr-defined]
+    store = open_store(str(crawled["db"]))
+    try:
+        assert store.counts() == crawled["counts"]
+        runs = store.runs()
+        assert [r.status for r in runs] == ["ok", "ok"]
+        assert runs[0].stats["cdx_requests"] == 9  # exactly one CDX request per tracked URL
+    finally:
+        store.close()
+
+
+def test_moved_url_is_one_policy(crawled: dict[str, object]) -> None:
+    store = open_store(str(crawled["db"]))
+    try:
+        pid = store.find_policy("https://badoo.com/privacy")
+        assert pid == store.find_policy("https://badoo.com/privacy/")
+        (summary,) = [s for s in store.summaries() if s.id == pid]
+        assert summary.captures == 6  # 3 captures under each spelling of the URL
+        assert summary.problems.get("needs-javascript", 0) >= 1  # the 2023-12 JavaScript shells
+    finally:
+        store.close()
+
+
+def test_cli_reads_back_versions_diff_changes_and_report(crawled: dict[str, object]) -> None:
+    db = str(crawled["db"])
+    work = Path(str(crawled["work"]))
+    versions = run_cli("versions", "https://hily.com/privacypolicy", "--format", "json", "--db", db)
+    assert versions.code == 0, versions.err
+    rows = json.loads(versions.out)
+    assert [r["seq"] for r in rows] == list(range(1, len(rows) + 1))
+    changes = run_cli("changes", "--format", "json", "--db", db)
+    assert changes.code == 0, changes.err
+    changed = json.loads(changes.out)
+    assert len(changed) == crawled["counts"]["changes"]  # type: ignore[index]
+    policy = changed[0]["policy"]
+    diff = run_cli("diff", policy, "--db", db)
+    assert diff.code == 0 and diff.out.startswith("--- version"), diff.err
+    assert "{+" in diff.out or "[-" in diff.out
+    report = run_cli("report", "--out", str(work / "report"), "--db", db)
+    assert report.code == 0, report.err
+    index = (work / "report" / "index.html").read_text()
+    assert "hily.com/privacypolicy" in index and "Content-Security-Policy" in index
+    assert len(list((work / "report").glob("*/change-*.html"))) == len(changed)
