@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import AsyncIterator, Iterator
+from functools import partial
 from typing import Any
 
 import scrapy
@@ -20,10 +21,17 @@ from crawler.items import FetchedCapture, KnownCaptures, Target
 from crawler.storeworker import StoreWorker
 from crawler.triage import Listing, PolicyDigests, classify_replay, plan_listing
 from diffing.records import CaptureRef
+from storage import Store
+from storage.repository import StoredContent
 
 CDX_SLOT = "cdx"
 REPLAY_SLOT = "replay"
 MAX_ARCHIVE_HOPS = 3  # archive-internal redirects (inexact timestamp -> exact capture)
+
+
+def known_state(store: Store, target: Target) -> tuple[dict[str, StoredContent], set[str]]:
+    """What is stored already: content by digest (policy-wide) and this URL's capture times."""
+    return store.stored_contents(target.policy_id), store.stored_timestamps(target.url_id)
 
 
 class PolicySpider(scrapy.Spider):
@@ -66,10 +74,7 @@ class PolicySpider(scrapy.Spider):
         for t in tracked:
             target = Target(t.policy_id, t.url_id, t.url)
             self.targets.append(target)
-            # awaited at once, so the closures see this iteration's ids
-            pid, uid = t.policy_id, t.url_id
-            contents = await self.worker.run(lambda s: s.stored_contents(pid))
-            stamps = await self.worker.run(lambda s: s.stored_timestamps(uid))
+            contents, stamps = await self.worker.run(partial(known_state, target=target))
             digests = self.digests.setdefault(t.policy_id, PolicyDigests())
             digests.stored.update(contents)
             self.listings[t.url_id] = Listing(digests, stored_timestamps=stamps)
