@@ -67,3 +67,31 @@ def run_cli(
 
 
 FAST = ["--cdx-rate", "1200", "--replay-rate", "100"]
+
+
+@pytest.fixture(scope="session")
+def postgres_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[object]:
+    """A real PostgreSQL server on loopback for the whole session."""
+    from tests.services import Postgres, ServiceError
+
+    root = Path("/tmp") / f"policytrail-pg-{os.getpid()}"
+    pg = Postgres(root)
+    try:
+        pg.start()
+    except ServiceError as exc:
+        pg.stop()
+        pytest.fail(f"cannot start the PostgreSQL test server: {exc}")
+    try:
+        yield pg
+    finally:
+        pg.stop()
+
+
+@pytest.fixture(params=["sqlite", "postgresql"])
+def db_url(request: pytest.FixtureRequest, tmp_path: Path) -> str:
+    """Each storage test runs on SQLite and on a real PostgreSQL server."""
+    if request.param == "sqlite":
+        return f"sqlite:///{tmp_path / 'test.db'}"
+    pg = request.getfixturevalue("postgres_server")
+    pg.reset()  # type: ignore[attr-defined]
+    return str(pg.url)  # type: ignore[attr-defined]
