@@ -40,7 +40,7 @@ def pg_bin(name: str) -> str:
 
 
 class Postgres:
-    """A throwaway PostgreSQL cluster on 127.0.0.1:<free port>, trust auth, database 'policytrail'."""
+    """A throwaway PostgreSQL cluster on 127.0.0.1 (free port, trust auth, db 'policytrail')."""
 
     def __init__(self, root: Path) -> None:
         self.root = root
