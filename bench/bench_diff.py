@@ -1,0 +1,273 @@
+"""Benchmark of diffing.diff.diff_texts against diff-match-patch (char level and line mode).
+
+    .venv/bin/python bench/bench_diff.py [--repeats 5] [--char-timeout 20] [--char-cache F]
+                                         [--no-char] [--max-pairs N]
+
+1. Worst case: a 100k-character total rewrite (random policy words; two unrelated real
+   policies), median milliseconds over ``--repeats`` runs, beside dmp's line mode and dmp's
+   char mode with its default 1 s timeout (which gives up and returns delete-all/insert-all).
+2. Real revisions: consecutive distinct captures of each policy in the Open Terms Archive WARC
+   in ../shared (text by a quick trafilatura extraction, a bench helper only). For each pair:
+   our time and edit size (characters deleted + inserted), dmp line mode's, and unbounded
+   char-level dmp's (Diff_Timeout = 0, no line pre-pass) run in a subprocess that is killed
+   after ``--char-timeout`` seconds; its raw edit size is the minimum any diff can reach.
+   Ratios are ours / char-level. ``--char-cache`` keeps char-level results between runs.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import random
+import statistics
+import subprocess
+import sys
+import time
+from collections.abc import Callable
+from functools import partial
+from itertools import groupby, pairwise
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+
+from diff_match_patch import diff_match_patch  # noqa: E402
+
+from diffing.diff import diff_texts, edit_size  # noqa: E402
+
+SHARED = ROOT.parent / "shared"
+WARC = SHARED / "data" / "ota-policies" / "ota-policies.warc.gz"
+
+_CHAR_DIFF = r"""
+import json, sys, time
+from diff_match_patch import diff_match_patch
+old, new = json.load(sys.stdin)
+dmp = diff_match_patch()
+dmp.Diff_Timeout = 0
+start = time.perf_counter()
+ops = dmp.diff_main(old, new, False)
+seconds = time.perf_counter() - start
+raw = sum(len(t) for op, t in ops if op)
+dmp.diff_cleanupSemantic(ops)
+print(json.dumps({"seconds": seconds, "raw": raw,
+                  "semantic": sum(len(t) for op, t in ops if op)}))
+"""
+
+
+def _median_ms(fn: Callable[[], object], repeats: int) -> float:
+    """Median wall-clock milliseconds of ``repeats`` calls."""
+    times = []
+    for _ in range(repeats):
+        start = time.perf_counter()
+        fn()
+        times.append((time.perf_counter() - start) * 1000)
+    return statistics.median(times)
+
+
+def _median_cpu_ms(fn: Callable[[], object], repeats: int) -> float:
+    """Median CPU milliseconds of ``repeats`` calls (steadier on a shared machine)."""
+    times = []
+    for _ in range(repeats):
+        start = time.process_time()
+        fn()
+        times.append((time.process_time() - start) * 1000)
+    return statistics.median(times)
+
+
+def _line_mode(old: str, new: str) -> list[tuple[int, str]]:
+    dmp = diff_match_patch()
+    dmp.Diff_Timeout = 0
+    a, b, lines = dmp.diff_linesToChars(old, new)
+    ops: list[tuple[int, str]] = dmp.diff_main(a, b, False)
+    dmp.diff_charsToLines(ops, lines)
+    return ops
+
+
+def _char_default_timeout(old: str, new: str) -> list[tuple[int, str]]:
+    dmp = diff_match_patch()  # Diff_Timeout = 1.0, as most callers leave it
+    ops: list[tuple[int, str]] = dmp.diff_main(old, new, False)
+    return ops
+
+
+def _char_unbounded(old: str, new: str, timeout: float) -> dict[str, float] | None:
+    try:
+        proc = subprocess.run(
+            [sys.executable, "-c", _CHAR_DIFF],
+            input=json.dumps([old, new]),
+            capture_output=True,
+            text=True,
+            timeout=timeout,
+            check=True,
+        )
+    except subprocess.TimeoutExpired:
+        return None
+    result: dict[str, float] = json.loads(proc.stdout)
+    return result
+
+
+def _extract_texts() -> list[tuple[str, str, str]]:
+    import trafilatura
+    from warcio.archiveiterator import ArchiveIterator
+
+    if not WARC.exists():
+        sys.exit(f"missing {WARC}: the benchmark needs ../shared beside the repository")
+    out = []
+    with WARC.open("rb") as fh:
+        for rec in ArchiveIterator(fh):
+            if rec.rec_type != "response":
+                continue
+            html = rec.content_stream().read().decode("utf-8", "replace")
+            text = trafilatura.extract(html, output_format="markdown", favor_recall=True) or ""
+            out.append(
+                (
+                    rec.rec_headers.get_header("WARC-Target-URI"),
+                    rec.rec_headers.get_header("WARC-Date"),
+                    text,
+                )
+            )
+    out.sort(key=lambda t: (t[0], t[1]))
+    return out
+
+
+def _random_text(rng: random.Random, words: list[str], size: int) -> str:
+    parts: list[str] = []
+    total = 0
+    while total < size:
+        para = " ".join(rng.choice(words) for _ in range(rng.randint(15, 80)))
+        parts.append(para)
+        total += len(para) + 2
+    return "\n\n".join(parts)[:size]
+
+
+def worst_case(texts: list[tuple[str, str, str]], repeats: int) -> None:
+    words = " ".join(t for _, _, t in texts).split()
+    rng = random.Random(1)
+    english = [t for u, _, t in texts if "christianmingle" in u or "eharmony" in u]
+    others = [t for u, _, t in texts if "buffer.com" in u or "zoosk" in u]
+    cases = {
+        "random policy words": (
+            _random_text(rng, words, 100_000),
+            _random_text(rng, words, 100_000),
+        ),
+        "unrelated policies": ("\n\n".join(english)[:100_000], "\n\n".join(others)[:100_000]),
+    }
+    print("== worst case: 100,000-character total rewrite (each side), median of", repeats)
+    print(
+        f"{'case':22} {'ours ms':>8} {'ours cpu':>8} {'line ms':>8} {'char(1s) ms':>11}"
+        "  ours edit  char(1s) edit"
+    )
+    for name, (old, new) in cases.items():
+        ours = _median_ms(partial(diff_texts, old, new), repeats)
+        ours_cpu = _median_cpu_ms(partial(diff_texts, old, new), repeats)
+        line = _median_ms(partial(_line_mode, old, new), repeats)
+        start = time.perf_counter()
+        char_ops = _char_default_timeout(old, new)
+        char_ms = (time.perf_counter() - start) * 1000
+        result = diff_texts(old, new)
+        print(
+            f"{name:22} {ours:8.1f} {ours_cpu:8.1f} {line:8.1f} {char_ms:11.0f}"
+            f"  {edit_size(result.ops):9}"
+            f"  {edit_size(char_ops):13}   coarse={result.params['coarse_regions']}"
+            f" unrelated={result.params['unrelated_regions']}"
+        )
+    print()
+
+
+def real_revisions(
+    texts: list[tuple[str, str, str]],
+    repeats: int,
+    char_timeout: float,
+    cache_path: Path | None,
+    max_pairs: int | None,
+    run_char: bool,
+) -> None:
+    cache: dict[str, dict[str, float] | None] = {}
+    if cache_path and cache_path.exists():
+        cache = json.loads(cache_path.read_text())
+    pairs = []
+    for url, group in groupby(texts, key=lambda t: t[0]):
+        caps = list(group)
+        for (_, d1, a), (_, d2, b) in pairwise(caps):
+            if a and b and a != b:
+                pairs.append((url, d1, d2, a, b))
+    if max_pairs:
+        pairs = pairs[:max_pairs]
+    print(f"== real revisions: {len(pairs)} consecutive distinct captures, median of {repeats}")
+    header = (
+        f"{'policy':38} {'from':10} {'chars':>7} {'ours ms':>8} {'line ms':>8} {'char s':>7}"
+        f" {'ours':>7} {'line':>7} {'char':>7} {'o/char':>6} {'o/semc':>6} {'line/c':>6}"
+    )
+    print(header)
+    ratios: list[float] = []
+    sums = {"ours": 0, "char": 0, "semantic": 0, "line": 0}
+    ours_times: list[float] = []
+    line_times: list[float] = []
+    for url, d1, d2, a, b in pairs:
+        result = diff_texts(a, b)
+        ours_ms = _median_ms(partial(diff_texts, a, b), repeats)
+        line_ops = _line_mode(a, b)
+        line_ms = _median_ms(partial(_line_mode, a, b), repeats)
+        ours_times.append(ours_ms)
+        line_times.append(line_ms)
+        key = f"{url} {d1} {d2}"
+        if run_char and key not in cache:
+            cache[key] = _char_unbounded(a, b, char_timeout)
+            if cache_path:
+                cache_path.write_text(json.dumps(cache, indent=1))
+        char = cache.get(key) if run_char else None
+        if char is not None and "raw" not in char:
+            char = None  # a timed-out entry
+        ours_edit, line_edit = edit_size(result.ops), edit_size(line_ops)
+        name = url.split("//", 1)[1][:38]
+        row = f"{name:38} {d1[:10]} {len(a) + len(b):7} {ours_ms:8.1f} {line_ms:8.1f}"
+        if char:
+            ratio = ours_edit / max(1, char["raw"])
+            ratios.append(ratio)
+            sums["ours"] += ours_edit
+            sums["char"] += int(char["raw"])
+            sums["semantic"] += int(char["semantic"])
+            sums["line"] += line_edit
+            print(
+                f"{row} {char['seconds']:7.1f} {ours_edit:7} {line_edit:7} {int(char['raw']):7}"
+                f" {ratio:6.2f} {ours_edit / max(1, char['semantic']):6.2f}"
+                f" {line_edit / max(1, char['raw']):6.2f}"
+            )
+        else:
+            status = "(not run)" if not run_char else f">{char_timeout:.0f}s"
+            print(f"{row} {status:>7} {ours_edit:7} {line_edit:7}")
+    print()
+    print(
+        f"our time per pair: median {statistics.median(ours_times):.1f} ms, max "
+        f"{max(ours_times):.1f} ms; dmp line mode: median {statistics.median(line_times):.1f} ms"
+    )
+    if ratios:
+        within = sum(1 for r in ratios if r <= 1.1)
+        print(
+            f"pairs where unbounded char-level dmp finished: {len(ratios)}; edit size ours/char:"
+            f" total {sums['ours'] / sums['char']:.3f}, median {statistics.median(ratios):.3f},"
+            f" worst {max(ratios):.2f}, within 1.1x: {within}/{len(ratios)}"
+        )
+        print(
+            f"  vs char-level after its semantic cleanup: total "
+            f"{sums['ours'] / sums['semantic']:.3f}; dmp line mode vs char: total "
+            f"{sums['line'] / sums['char']:.2f}"
+        )
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--repeats", type=int, default=5)
+    parser.add_argument("--char-timeout", type=float, default=20.0)
+    parser.add_argument("--char-cache", type=Path, default=None)
+    parser.add_argument("--no-char", action="store_true", help="skip unbounded char-level dmp")
+    parser.add_argument("--max-pairs", type=int, default=None)
+    args = parser.parse_args()
+    texts = _extract_texts()
+    worst_case(texts, args.repeats)
+    real_revisions(
+        texts, args.repeats, args.char_timeout, args.char_cache, args.max_pairs, not args.no_char
+    )
+
+
+if __name__ == "__main__":
+    main()
