@@ -21,6 +21,7 @@ another date), ``new-sharing-clause`` (an added sentence about third-party shari
 
 from __future__ import annotations
 
+import functools
 import re
 from collections import Counter
 from collections.abc import Sequence
@@ -61,6 +62,14 @@ def extract_values(sentence: str) -> dict[str, list[str]]:
 
 def classify_sentence(sentence: str) -> tuple[str, dict[str, list[str]]]:
     """(OPP-115 category, values) of one sentence."""
+    category, values = _classify_cached(sentence)
+    return category, {k: list(v) for k, v in values}
+
+
+@functools.lru_cache(maxsize=1 << 16)
+def _classify_cached(sentence: str) -> tuple[str, tuple[tuple[str, tuple[str, ...]], ...]]:
+    # Real revisions re-add and re-remove the same sentences across versions and URLs; each
+    # classification costs ~40 regex searches, so it is remembered.
     scores: dict[str, float] = {}
     for rule in CATEGORY_RULES:
         if rule.pattern.search(sentence):
@@ -70,7 +79,8 @@ def classify_sentence(sentence: str) -> tuple[str, dict[str, list[str]]]:
     for name in CATEGORIES:  # tie-break order
         if scores.get(name, 0.0) > best:
             category, best = name, scores[name]
-    return category, extract_values(sentence)
+    values = extract_values(sentence)
+    return category, tuple((k, tuple(v)) for k, v in values.items())
 
 
 def analyse_change(

@@ -1,0 +1,1021 @@
+"""Archived HTML -> policy markdown (a :class:`~diffing.records.Document`).
+
+One pass of a Lexbor (selectolax) tree walk turns the page into blocks (headings, paragraphs, list
+items, table cells) that remember the element they sit in. Boilerplate is then removed in two ways:
+
+* elements that are chrome by tag, ARIA role, class or id (navigation, site header/footer, cookie
+  banners, ads, the Wayback toolbar) are dropped -- unless a "weak" flag (nav, header, sidebar...)
+  sits on an element holding a large share of the page's prose, which means the site wrapped its
+  content in it;
+* the content root is the deepest element holding nearly all of the page's prose (long blocks of
+  low link density); everything outside it is chrome.
+
+The text is then normalised so that the same words under different markup hash the same: entities,
+non-breaking and exotic spaces, soft hyphens and zero-width characters, Cloudflare e-mail
+obfuscation, whitespace inside paragraphs, Unicode NFC.
+
+Every capture gets a verdict (ok, empty, JavaScript shell, stub, error page, not a policy,
+unsupported); :func:`normalize` never raises on bad input.
+"""
+
+from __future__ import annotations
+
+import codecs
+import functools
+import hashlib
+import re
+import unicodedata
+from collections.abc import Iterator, Sequence
+from dataclasses import dataclass, field
+from datetime import UTC, date, datetime
+from pathlib import Path
+from typing import BinaryIO
+
+from selectolax.lexbor import LexborHTMLParser, LexborNode
+
+from diffing.extract_rules import ExtractionRule, rules_for
+from diffing.records import Document, Verdict
+
+__all__ = [
+    "NORMALISER_VERSION",
+    "decode_html",
+    "iter_warc_documents",
+    "normalize",
+    "seed_markdown",
+    "text_hash",
+]
+
+NORMALISER_VERSION = "1"
+
+# --------------------------------------------------------------------------------------------------
+# decoding
+
+_BOMS = (
+    (codecs.BOM_UTF8, "utf-8"),
+    (codecs.BOM_UTF32_LE, "utf-32-le"),
+    (codecs.BOM_UTF32_BE, "utf-32-be"),
+    (codecs.BOM_UTF16_LE, "utf-16-le"),
+    (codecs.BOM_UTF16_BE, "utf-16-be"),
+)
+_HEADER_CHARSET = re.compile(r"charset\s*=\s*[\"']?\s*([\w.:+-]+)", re.I)
+_META_CHARSET = re.compile(rb"<meta[^>]*?charset\s*=\s*[\"']?\s*([\w.:+-]+)", re.I)
+# WHATWG encoding labels whose Python codec differs (browsers decode these as the superset)
+_CODEC_ALIASES = {
+    "latin1": "cp1252",
+    "latin-1": "cp1252",
+    "iso-8859-1": "cp1252",
+    "iso8859-1": "cp1252",
+    "iso_8859-1": "cp1252",
+    "us-ascii": "cp1252",
+    "ascii": "cp1252",
+    "iso-8859-9": "cp1254",
+    "x-sjis": "shift_jis",
+    "sjis": "shift_jis",
+    "shift-jis": "shift_jis",
+    "windows-31j": "cp932",
+    "gb2312": "gb18030",
+    "gbk": "gb18030",
+    "x-gbk": "gb18030",
+    "euc-kr": "cp949",
+    "ks_c_5601-1987": "cp949",
+    "tis-620": "cp874",
+    "unicode": "utf-8",
+    "utf-16": "utf-8",  # a <meta> cannot be read in UTF-16 bytes: the label lies
+    "x-user-defined": "cp1252",
+}
+_LATIN_GUESSES = frozenset(
+    codecs.lookup(name).name
+    for name in (
+        "cp1250",
+        "cp1252",
+        "latin_1",
+        "iso8859_2",
+        "iso8859_15",
+        "mac_latin2",
+        "mac_roman",
+        "cp775",
+        "cp850",
+        "cp858",
+        "hp_roman8",
+        "iso8859_4",
+        "iso8859_13",
+        "cp1257",
+    )
+)
+_SINGLE_BYTE = frozenset(
+    codecs.lookup(name).name
+    for name in (
+        "cp1250",
+        "cp1251",
+        "cp1252",
+        "cp1253",
+        "cp1254",
+        "cp1257",
+        "latin_1",
+        "iso8859_15",
+    )
+)
+
+
+def _codec(label: str) -> str | None:
+    label = label.strip().strip("\"'").lower()
+    label = _CODEC_ALIASES.get(label, label)
+    try:
+        return codecs.lookup(label).name
+    except LookupError:
+        return None
+
+
+def decode_html(body: bytes, content_type: str = "") -> tuple[str, str]:
+    """Decode a page's bytes: (text, codec used).
+
+    BOM, then the HTTP charset, then ``<meta charset>``/http-equiv; a declared single-byte charset
+    loses to valid multi-byte UTF-8 (archived pages often carry a stale declaration); otherwise
+    UTF-8 if it decodes, else charset-normalizer's guess on the first 64 KiB.
+    """
+    for bom, name in _BOMS:
+        if body.startswith(bom):
+            return body[len(bom) :].decode(name, errors="replace"), name
+    declared: list[str] = []
+    match = _HEADER_CHARSET.search(content_type)
+    if match:
+        declared.append(match.group(1))
+    meta = _META_CHARSET.search(body, 0, 16384)
+    if meta:
+        declared.append(meta.group(1).decode("ascii", "replace"))
+    utf8_ok: bool | None = None
+    for label in declared:
+        codec = _codec(label)
+        if codec is None:
+            continue
+        name = codec
+        if name in _SINGLE_BYTE and not body.isascii():
+            if utf8_ok is None:
+                utf8_ok = _is_utf8(body)
+            if utf8_ok:
+                return body.decode("utf-8"), "utf-8"
+        try:
+            return body.decode(name), name
+        except (UnicodeDecodeError, LookupError):
+            continue
+    if utf8_ok is None:
+        utf8_ok = _is_utf8(body)
+    if utf8_ok:
+        return body.decode("utf-8"), "utf-8"
+    guess = _detect(body[:65536])
+    return body.decode(guess, errors="replace"), guess
+
+
+def _is_utf8(body: bytes) -> bool:
+    try:
+        body.decode("utf-8")
+    except UnicodeDecodeError:
+        return False
+    return True
+
+
+def _detect(sample: bytes) -> str:
+    from charset_normalizer import from_bytes  # imported lazily: only undeclared legacy pages
+
+    best = from_bytes(sample).best()
+    name = _codec(best.encoding) if best is not None else None
+    if name is None or name in _LATIN_GUESSES:
+        # on short Western text the detector wavers between Latin code pages (cp1250, cp775,
+        # mac-latin2...); windows-1252 is by far the most common undeclared legacy encoding
+        try:
+            sample.decode("cp1252")
+        except UnicodeDecodeError:
+            return name or "cp1252"
+        return "cp1252"
+    return name
+
+
+# --------------------------------------------------------------------------------------------------
+# text clean-up
+
+_INVISIBLE = "\u00ad\u200b\u2060\ufeff\u180e\u200e\u200f"
+# \s covers the no-break and typographic spaces (U+00A0, U+2000-U+200A, U+202F, U+3000...)
+_WHITESPACE = re.compile(r"\s+")
+_INVISIBLE_RE = re.compile(f"[{_INVISIBLE}]")
+_BR = "\x00"  # a <br> in a text buffer (the HTML parser turns real NULs into U+FFFD)
+_WORD = re.compile(r"\w+")
+_ALNUM = re.compile(r"[^\W_]")
+
+
+def _clean(text: str) -> str:
+    """Whitespace-like characters to spaces, invisible ones removed, runs of spaces collapsed."""
+    return _WHITESPACE.sub(" ", _INVISIBLE_RE.sub("", text))
+
+
+def text_hash(text: str) -> str:
+    """Hex SHA-256 of the UTF-8 text."""
+    return hashlib.sha256(text.encode("utf-8")).hexdigest()
+
+
+def _decode_cfemail(hexdata: str) -> str | None:
+    """Cloudflare's e-mail obfuscation: the first byte is an XOR key for the rest."""
+    try:
+        raw = bytes.fromhex(hexdata.strip())
+    except ValueError:
+        return None
+    if len(raw) < 2:
+        return None
+    key = raw[0]
+    try:
+        return bytes(b ^ key for b in raw[1:]).decode("utf-8")
+    except UnicodeDecodeError:
+        return None
+
+
+# --------------------------------------------------------------------------------------------------
+# boilerplate heuristics
+
+
+def _names(text: str) -> frozenset[str]:
+    return frozenset(text.split())
+
+
+_SKIP_TAGS = _names(
+    "script style noscript template iframe frame svg math canvas object embed applet select "
+    "option datalist button input textarea head title meta link base audio video source "
+    "track map img picture param"
+)
+_BLOCK_TAGS = _names(
+    "address article aside blockquote body center dd details dialog dir div dl dt fieldset "
+    "figcaption figure footer form header hgroup html legend main nav noframes p pre "
+    "section summary table caption thead tbody tfoot tr td th frameset"
+)
+_LIST_TAGS = frozenset(("ul", "ol", "menu", "dir"))
+_HEADINGS = {"h1": 1, "h2": 2, "h3": 3, "h4": 4, "h5": 5, "h6": 6}
+_FLAGGABLE = _names("div section ul ol table td tr form nav aside header footer")
+_ATTR_TAGS = _FLAGGABLE | {"ol"}
+_INLINE_TAGS = _names(
+    "a abbr b bdi bdo big br cite code data del dfn em font i ins kbd label mark nobr q rp "
+    "rt ruby s samp small span strike strong sub sup time tt u var wbr"
+)
+
+# Strong: never real policy text, dropped whatever they hold.
+_STRONG_CLASS = re.compile(
+    r"(?:^|[-_ ])(?:"
+    r"cookie-?(?:banner|bar|notice|consent|law|popup|modal|message|warning|alert|notification)s?"
+    r"|cookiebanner|cookienotice|cookieconsent|cookie-law-info\w*|cc-(?:window|banner)"
+    r"|consent-(?:banner|manager|bar|modal|popup)|gdpr-(?:banner|notice|consent)"
+    r"|onetrust\w*|ot-sdk\w*|optanon\w*|cybotcookiebot\w*|cookiebot\w*|didomi\w*|truste\w*"
+    r"|trustarc\w*|qc-cmp\w*|usercentrics\w*|osano\w*|iubenda\w*|tarteaucitron\w*|axeptio\w*"
+    r"|cky-(?:consent|modal|preference|banner|overlay)\w*|cookieyes\w*|borlabs-cookie\w*"
+    r"|moove-gdpr\w*|cmplz-cookiebanner|cookie-script\w*|termly-\w*|sp_message\w*"
+    r"|adsbygoogle|advert\w*|ad-?(?:slot|unit|banner|container|wrapper|bar)\d*|adbar\d*"
+    r"|wm-ipp\w*|donato\w*"
+    r")(?:$|[-_ ])",
+    re.I,
+)
+# Weak: usually chrome, but sites do wrap whole policies in e.g. a "content-menu" div.
+_WEAK_CLASS = re.compile(
+    r"(?:^|[-_ ])(?:"
+    r"nav|navbar|navigation|nav-?menu|menu|menubar|main-?menu|breadcrumbs?|sidebar|side-?bar"
+    r"|skip-?(?:link|links|to-content|nav)?|footer|site-?footer|header|site-?header|masthead"
+    r"|top-?bar|toolbar|social|share-?(?:buttons|bar|links)|sharethis|addthis|newsletter"
+    r"|(?:right|left)-?(?:container|column|col|side|bar|panel|box|nav|menu)"
+    r"|subscribe|login|sign-?in|logo|search-?(?:form|box|bar)?|popup|modal|lang(?:uage)?-?(?:switch"
+    r"|switcher|select|selector|picker|menu)|pagination|pager|related-?(?:posts|links|articles)"
+    r")(?:$|[-_ ])",
+    re.I,
+)
+_OFFSCREEN = re.compile(r"(?:left|top|text-indent|margin-left)\s*:\s*-\d{4,}", re.I)
+_COPYRIGHT = re.compile(r"^(?:©|\(c\)|copyright\b)", re.I)
+_CAMEL = re.compile(r"([a-z])([A-Z])")
+_WEAK_ROLES = frozenset(("navigation", "banner", "contentinfo", "complementary", "search", "menu"))
+_STRONG_ROLES = frozenset(("alertdialog",))
+_GUARD_SHARE = 0.25  # a weakly flagged element holding this share of the prose is content
+_GOOD_MIN_CHARS = 40  # a block this long with few links counts as prose
+_GOOD_MAX_LINK_DENSITY = 0.35
+_ROOT_SHARE = 0.9  # the content root holds this share of the prose
+_ROOT_TEXT_SHARE = 0.8  # ...and keeps this share of the text of the element above it
+_ROOT_PREFIX_CHARS = 300  # heading/date lines just above the root that are taken in
+_LINK_LIST_DENSITY = 0.75  # share of link text that makes a block or a list navigation
+
+
+@dataclass(slots=True)
+class _Elem:
+    parent: int
+    flag: str  # "" or why it is chrome
+    strong: bool
+
+
+@dataclass(slots=True)
+class _Block:
+    kind: str  # "p", "li", "h1".."h6", "pre"
+    text: str
+    elem: int  # innermost registered element
+    chars: int  # non-space chars
+    link_chars: int
+    links: int = 0  # number of links
+    depth: int = 0  # list nesting
+    marker: str = "*"
+    list_seq: int = 0  # which top-level list an item belongs to
+
+    @property
+    def good(self) -> bool:
+        return (
+            self.chars >= _GOOD_MIN_CHARS and self.link_chars <= _GOOD_MAX_LINK_DENSITY * self.chars
+        )
+
+
+@dataclass(slots=True)
+class _List:
+    ordered: bool
+    counter: int
+
+
+@dataclass
+class _Walker:
+    """Turns a DOM subtree into blocks; one instance per page."""
+
+    elems: list[_Elem] = field(default_factory=list)
+    blocks: list[_Block] = field(default_factory=list)
+    buf: list[str] = field(default_factory=list)
+    buf_text: bool = False  # the buffer holds more than whitespace
+    buf_links: int = 0
+    buf_nlinks: int = 0
+    cur: int = -1
+    link_depth: int = 0
+    inline_only: int = 0  # inside a heading: nested blocks do not split it
+    pre: int = 0
+    in_article: int = 0
+    lists: list[_List] = field(default_factory=list)
+    list_seq: int = 0
+    pending_li: str = ""  # marker of a list item whose first block is not flushed yet
+    heading: int = 0
+
+    MAX_DEPTH = 400
+
+    def add_text(self, text: str) -> None:
+        # cleaned up once per block in flush(); here only the cheap bookkeeping
+        if self.pre:
+            text = text.replace("\n", _BR)
+        elif text.isspace():  # most text nodes are the gaps between tags
+            self.buf.append(" ")
+            return
+        self.buf_text = True
+        if self.link_depth:
+            self.buf_links += len(text.strip())
+        self.buf.append(text)
+
+    def flush(self) -> None:
+        if not self.buf_text:
+            self.buf.clear()
+            return
+        self.buf_text = False
+        raw = "".join(self.buf)
+        if not raw.isascii():
+            raw = _INVISIBLE_RE.sub("", raw)
+        self.buf.clear()
+        links = self.buf_links
+        nlinks = self.buf_nlinks
+        self.buf_links = self.buf_nlinks = 0
+        lines = [_WHITESPACE.sub(" ", line).strip() for line in raw.split(_BR)]
+        text = "\n".join(line for line in lines if line)
+        if not text or not _ALNUM.search(text):
+            return
+        chars = len(text) - text.count(" ") - text.count("\n")
+        if self.heading:
+            kind = f"h{self.heading}"
+            text = text.replace("\n", " ")
+        elif self.pending_li:
+            kind = "li"
+        elif self.pre:
+            kind = "pre"
+        else:
+            kind = "p"
+        block = _Block(kind, text, self.cur, chars, min(links, chars), nlinks, len(self.lists))
+        if kind == "li":
+            block.list_seq = self.list_seq
+            block.marker = self.pending_li
+            self.pending_li = ""
+        self.blocks.append(block)
+
+    def walk(self, node: LexborNode, depth: int = 0) -> None:
+        depth += 1
+        if depth > self.MAX_DEPTH:  # pathological nesting: keep the words, drop the structure
+            self.add_text(" " + node.text(separator=" ") + " ")
+            return
+        child = node.first_child
+        while child is not None:
+            tag = child.tag
+            if tag == "-text":
+                text = child.text_content
+                if text:
+                    self.add_text(text)
+            elif tag in _INLINE_TAGS:  # the hot path: no attributes, no bookkeeping
+                if tag == "a":
+                    self.buf_nlinks += 1
+                    self.link_depth += 1
+                    self.walk(child, depth)
+                    self.link_depth -= 1
+                elif tag == "br":
+                    self.br()
+                else:
+                    self.walk(child, depth)
+            elif tag is not None and tag[0] != "-" and tag not in _SKIP_TAGS:
+                self.element(child, tag, depth)
+            child = child.next
+
+    def element(self, node: LexborNode, tag: str, depth: int) -> None:
+        """A block-level (or unknown) element."""
+        attrs = node.attributes if tag in _ATTR_TAGS else {}
+        flag, strong = self.flag(node, tag, attrs) if tag in _FLAGGABLE else ("", False)
+        heading = _HEADINGS.get(tag, 0)
+        is_list = tag in _LIST_TAGS
+        is_block = bool(flag) or heading or is_list or tag == "li" or tag in _BLOCK_TAGS
+        if tag == "hr":
+            self.flush()
+            return
+        if not is_block or self.inline_only:
+            self.add_text(" ")
+            self.walk(node, depth)
+            self.add_text(" ")
+            return
+        if self.buf_text:
+            self.flush()
+        else:
+            self.buf.clear()
+        saved_cur = self.cur
+        self.elems.append(_Elem(saved_cur, flag, strong))
+        self.cur = len(self.elems) - 1
+        article = tag in ("article", "main")
+        self.in_article += article
+        if heading:
+            self.heading = heading
+            self.inline_only += 1
+            self.walk(node, depth)
+            self.flush()
+            self.inline_only -= 1
+            self.heading = 0
+        elif is_list:
+            start = attrs.get("start") if attrs else None
+            counter = int(start) - 1 if start and start.strip().lstrip("-").isdigit() else 0
+            self.list_seq += not self.lists
+            self.lists.append(_List(tag == "ol", counter))
+            self.walk(node, depth)
+            self.flush()
+            self.lists.pop()
+        elif tag == "li":
+            marker = "*"
+            if self.lists and self.lists[-1].ordered:
+                self.lists[-1].counter += 1
+                marker = f"{self.lists[-1].counter}."
+            self.pending_li = marker
+            self.walk(node, depth)
+            self.flush()
+            self.pending_li = ""
+        elif tag == "pre":
+            self.pre += 1
+            self.walk(node, depth)
+            self.flush()
+            self.pre -= 1
+        else:
+            self.walk(node, depth)
+            self.flush()
+        self.in_article -= article
+        self.cur = saved_cur
+
+    def br(self) -> None:
+        # two line breaks in a row separate paragraphs; one is a line break inside one
+        for piece in reversed(self.buf):
+            if piece == _BR:
+                self.flush()
+                return
+            if not piece.isspace():
+                break
+        else:
+            return
+        self.buf.append(_BR)
+
+    def flag(self, node: LexborNode, tag: str, attrs: dict[str, str | None]) -> tuple[str, bool]:
+        if tag in ("nav", "aside"):
+            return tag, False
+        if tag in ("header", "footer") and not self.in_article:
+            return tag, False
+        if not attrs:
+            return "", False
+        style = attrs.get("style")
+        if style and _OFFSCREEN.search(style):  # hidden SEO spam, screen-reader-only chrome
+            return "off-screen", True
+        role = (attrs.get("role") or "").lower()
+        if role in _STRONG_ROLES:
+            return f"role={role}", True
+        if role in _WEAK_ROLES:
+            return f"role={role}", False
+        names = f"{attrs.get('id') or ''} {attrs.get('class') or ''}".strip()
+        if not names:
+            return "", False
+        name, strong = _classify_names(names)
+        if not strong and self.in_article and ("header" in name or "footer" in name):
+            return "", False
+        return name, strong
+
+
+@functools.lru_cache(maxsize=4096)
+def _classify_names(names: str) -> tuple[str, bool]:
+    """(chrome name, strong?) for an element's ``id class`` string; ("", False) if content."""
+    names = _CAMEL.sub(r"\1-\2", names)  # navSection -> nav-Section
+    match = _STRONG_CLASS.search(names)
+    if match:
+        return match.group(0).strip(" -_"), True
+    match = _WEAK_CLASS.search(names)
+    if match:
+        return match.group(0).strip(" -_").lower(), False
+    return "", False
+
+
+def _is_link_block(block: _Block) -> bool:
+    return block.links >= 1 and block.link_chars >= 0.8 * block.chars
+
+
+def _subtree_sums(elems: list[_Elem], values: list[int]) -> list[int]:
+    """Per element, the sum of ``values`` over it and its descendants (in place, returned).
+
+    Elements are registered in document order, so every child comes after its parent.
+    """
+    for i in range(len(elems) - 1, -1, -1):
+        parent = elems[i].parent
+        if parent >= 0:
+            values[parent] += values[i]
+    return values
+
+
+def _inside(elems: list[_Elem], root: int) -> list[bool]:
+    """Per element, whether it is ``root`` or below it."""
+    inside = [False] * len(elems)
+    for i, e in enumerate(elems):
+        inside[i] = i == root or (e.parent >= 0 and inside[e.parent])
+    return inside
+
+
+def _select_blocks(walker: _Walker, use_root: bool, drop_link_lists: bool = True) -> list[_Block]:
+    """Drop chrome: flagged subtrees, link lists and everything outside the content root."""
+    elems, blocks = walker.elems, walker.blocks
+    n = len(elems)
+    mass, chars, links, nblocks, nlinkblocks = [0] * n, [0] * n, [0] * n, [0] * n, [0] * n
+    total = 0
+    for block in blocks:
+        i = block.elem
+        if block.good:
+            total += block.chars
+            if i >= 0:
+                mass[i] += block.chars
+        if i >= 0:
+            chars[i] += block.chars
+            links[i] += block.link_chars
+            nblocks[i] += 1
+            nlinkblocks[i] += _is_link_block(block)
+    for values in (mass, chars, links, nblocks, nlinkblocks):
+        _subtree_sums(elems, values)
+    out = [False] * n
+    for i, e in enumerate(elems):
+        if e.parent >= 0 and out[e.parent]:
+            out[i] = True
+        elif e.flag:
+            # a weak flag on an element holding much of the prose is a wrapper, not chrome
+            out[i] = e.strong or mass[i] < _GUARD_SHARE * total or mass[i] == 0
+        elif drop_link_lists and nblocks[i] >= 3 and not mass[i]:
+            out[i] = (
+                links[i] >= _LINK_LIST_DENSITY * chars[i]
+                or nlinkblocks[i] >= _LINK_LIST_DENSITY * nblocks[i]
+            )
+
+    def kept(block: _Block) -> bool:
+        if block.elem >= 0 and out[block.elem]:
+            return False
+        return not (
+            drop_link_lists
+            and block.links >= 2
+            and block.link_chars >= _LINK_LIST_DENSITY * block.chars
+        )
+
+    survivors = [b for b in blocks if kept(b)]
+    if use_root:
+        survivors = _within_root(elems, survivors)
+    # a trailing copyright line is site chrome whose year changes every January
+    while survivors and survivors[-1].chars < 200 and _COPYRIGHT.match(survivors[-1].text):
+        survivors.pop()
+    return survivors
+
+
+def _within_root(elems: list[_Elem], blocks: list[_Block]) -> list[_Block]:
+    """The blocks inside the content root, with the title and date lines just above it."""
+    n = len(elems)
+    mass, chars = [0] * n, [0] * n
+    total = all_chars = 0
+    for block in blocks:
+        all_chars += block.chars
+        if block.good:
+            total += block.chars
+        if block.elem >= 0:
+            chars[block.elem] += block.chars
+            mass[block.elem] += block.chars if block.good else 0
+    _subtree_sums(elems, mass)
+    _subtree_sums(elems, chars)
+    root = _find_root(elems, mass, total, chars, all_chars)
+    if root < 0:
+        return blocks
+    inside = _inside(elems, root)
+    while True:
+        parent = elems[root].parent
+        if parent < 0:
+            break
+        in_parent = _inside(elems, parent)
+        first = next((k for k, b in enumerate(blocks) if b.elem >= 0 and inside[b.elem]), -1)
+        extra = [
+            k
+            for k, b in enumerate(blocks)
+            if b.elem >= 0 and in_parent[b.elem] and not inside[b.elem]
+        ]
+        # climb to take in a heading or "last updated" line that sits just before the root
+        if (
+            first < 0
+            or not extra
+            or not (
+                all(k < first for k in extra)
+                and sum(blocks[k].chars for k in extra) <= _ROOT_PREFIX_CHARS
+                and not any(_is_link_block(blocks[k]) for k in extra)
+            )
+        ):
+            break
+        root, inside = parent, in_parent
+    return [b for b in blocks if b.elem >= 0 and inside[b.elem]]
+
+
+def _find_root(
+    elems: list[_Elem], mass: list[int], total: int, chars: list[int], all_chars: int
+) -> int:
+    """The deepest element holding ``_ROOT_SHARE`` of the prose (-1: the whole page).
+
+    It must also keep most of its parent's text: descending from a page whose chrome is already
+    gone into the one long paragraph of a short policy would drop its headings and lists.
+    """
+    if not total:
+        return -1
+    children: dict[int, list[int]] = {}
+    for i, e in enumerate(elems):
+        children.setdefault(e.parent, []).append(i)
+    node, node_chars = -1, all_chars
+    while True:
+        nxt = [
+            c
+            for c in children.get(node, ())
+            if mass[c] >= _ROOT_SHARE * total and chars[c] >= _ROOT_TEXT_SHARE * node_chars
+        ]
+        if not nxt:
+            return node
+        node = nxt[0]
+        node_chars = chars[node]
+
+
+def _render(blocks: list[_Block]) -> str:
+    parts: list[str] = []
+    prev: _Block | None = None
+    for block in blocks:
+        if block.kind.startswith("h"):
+            line = "#" * int(block.kind[1]) + " " + block.text
+        elif block.kind == "li":
+            indent = "  " * max(block.depth - 1, 0)
+            line = indent + block.marker + " " + block.text.replace("\n", "\n" + indent + "  ")
+        else:
+            line = block.text
+        if parts:
+            same_list = (
+                prev is not None
+                and prev.kind == block.kind == "li"
+                and prev.list_seq == block.list_seq
+            )
+            parts.append("\n" if same_list else "\n\n")
+        parts.append(line)
+        prev = block
+    return unicodedata.normalize("NFC", "".join(parts))
+
+
+# --------------------------------------------------------------------------------------------------
+# verdicts
+
+_STUB_WORDS = 80
+_POLICY_WORDS_PER_1000 = 2
+_ERROR_TITLE = re.compile(
+    r"\b(?:404|403|410|500|502|503|not found|page not found|error|access denied|forbidden"
+    r"|unavailable|page introuvable|seite nicht gefunden|no encontrada|non trovata"
+    r"|attention required|just a moment|captcha)\b",
+    re.I,
+)
+_JS_HINT = re.compile(
+    r"enable javascript|javascript (?:is )?(?:required|disabled)|activer javascript"
+    r"|javascript aktivieren|requires javascript|turn on javascript|notsupported",
+    re.I,
+)
+_POLICY_WORDS = re.compile(
+    r"privacy|personal (?:data|information)|cookies?\b|terms|conditions|legal|gdpr|data protection"
+    r"|confidentialit|donn[ée]es personnelles|mentions l[ée]gales|datenschutz|nutzungsbedingungen"
+    r"|privacidad|datos personales|privacy|riservatezza|dati personali|privacybeleid"
+    r"|persoonsgegevens|prywatno|danych osobowych|個人情報|プライバシー|隐私|隱私|개인정보"
+    r"|конфиденциальн|персональн|integritet|personuppgifter|personoplysninger|personvern"
+    r"|privacidade|dados pessoais|gizlilik|kişisel veri|osobních údajů|soukromí|الخصوصية",
+)  # matched against lower-cased text: re.I makes this alternation ten times slower
+_SHELL_IDS = re.compile(r"<div[^>]+id=[\"'](?:root|app|__next|___gatsby|__nuxt|main-app)[\"']")
+
+
+def _verdict(text: str, title: str, html: str, tree: LexborHTMLParser) -> tuple[Verdict, str]:
+    sample = text[:6000]  # verdicts need small counts and densities: a sample will do
+    words = len(_WORD.findall(sample))
+    if words < _STUB_WORDS:
+        scripts = tree.css("script")
+        script_chars = sum(len(s.text(deep=False)) for s in scripts)
+        noscript = " ".join(n.html or "" for n in tree.css("noscript"))
+        js_reasons = []
+        if _JS_HINT.search(noscript) or _JS_HINT.search(text):
+            js_reasons.append("asks for JavaScript")
+        if script_chars > 20 * max(len(text), 50):
+            js_reasons.append(f"{len(scripts)} scripts ({script_chars} chars) around {words} words")
+        if _SHELL_IDS.search(html):
+            js_reasons.append("empty application root element")
+        if js_reasons:
+            return Verdict.JS_SHELL, "client-rendered shell: " + "; ".join(js_reasons)
+        if words == 0:
+            refresh = tree.css_first("meta[http-equiv='refresh' i]")
+            if refresh is not None:
+                return Verdict.STUB, f"no text, meta refresh to {refresh.attributes.get('content')}"
+            return Verdict.EMPTY, "no text"
+    heading = title + " " + text[:200]
+    if words < 300 and _ERROR_TITLE.search(heading):
+        return Verdict.ERROR_PAGE, f"error page: {_ERROR_TITLE.search(heading).group(0)!r}"  # type: ignore[union-attr]
+    if words < _STUB_WORDS:
+        return Verdict.STUB, f"only {words} words"
+    hits = len(_POLICY_WORDS.findall(sample.lower()))
+    if hits * 1000 < _POLICY_WORDS_PER_1000 * words:
+        # a home page or product page (often what a moved policy URL redirects to) mentions
+        # privacy once in passing; policies use the vocabulary every few hundred words
+        return Verdict.NOT_POLICY, f"{hits} privacy/legal terms in {words} words"
+    return Verdict.OK, ""
+
+
+# --------------------------------------------------------------------------------------------------
+# language
+
+_STOPWORDS = {
+    "en": {"the", "and", "of", "to", "we", "you", "your", "is", "that", "with"},
+    "fr": {"le", "la", "les", "et", "des", "vous", "nous", "est", "pour", "vos"},
+    "de": {"der", "die", "und", "das", "sie", "wir", "ihre", "nicht", "mit", "werden"},
+    "es": {"el", "los", "las", "y", "que", "sus", "para", "con", "una", "por"},
+    "it": {"il", "di", "che", "per", "con", "sono", "della", "gli", "delle", "nel"},
+    "nl": {"de", "het", "een", "van", "en", "wij", "uw", "zijn", "niet", "voor"},
+    "pt": {"os", "as", "que", "para", "com", "uma", "seus", "não", "dos", "você"},
+}
+
+
+def _language(tree: LexborHTMLParser, text: str) -> str:
+    html = tree.css_first("html")
+    lang = ""
+    if html is not None:
+        lang = html.attributes.get("lang") or html.attributes.get("xml:lang") or ""
+    if not lang:
+        meta = tree.css_first("meta[http-equiv='content-language' i]")
+        if meta is not None:
+            lang = meta.attributes.get("content") or ""
+    lang = lang.strip().lower().replace("_", "-").split("-")[0].split(",")[0]
+    if len(lang) == 2 and lang.isalpha():
+        return lang
+    words = [w for w in _WORD.findall(text[:5000].lower())]
+    if len(words) < 20:
+        return ""
+    scores = {code: sum(w in stop for w in words) for code, stop in _STOPWORDS.items()}
+    best = max(scores, key=lambda c: scores[c])
+    return best if scores[best] >= 0.05 * len(words) else ""
+
+
+# --------------------------------------------------------------------------------------------------
+# the public entry points
+
+_CFEMAIL_SELECTOR = "[data-cfemail], a[href*='/cdn-cgi/l/email-protection#']"
+_WAYBACK_START = "<!-- BEGIN WAYBACK TOOLBAR INSERT -->"
+_WAYBACK_END = "<!-- END WAYBACK TOOLBAR INSERT -->"
+_BINARY_MAGIC = (
+    (b"%PDF-", "PDF document"),
+    (b"\x89PNG", "PNG image"),
+    (b"GIF8", "GIF image"),
+    (b"\xff\xd8\xff", "JPEG image"),
+    (b"PK\x03\x04", "ZIP archive (e.g. a .docx)"),
+    (b"\xd0\xcf\x11\xe0", "OLE document (e.g. a .doc)"),
+    (b"\x1f\x8b", "gzip data"),
+    (b"{\\rtf", "RTF document"),
+)
+_NEST_NAMES = r"(?:div|span|font|section|article|center|blockquote|table|ul|ol|dl|b|i|a)\b"
+_NEST_OPEN = re.compile(r"<" + _NEST_NAMES, re.I)
+_NEST_CLOSE = re.compile(r"</" + _NEST_NAMES, re.I)
+_NEST_ANY = re.compile(r"</?" + _NEST_NAMES + r"[^>]*>", re.I)
+_MAX_OPEN_CONTAINERS = 3000
+_CONTROL_BYTES = bytes(c for c in range(32) if c not in (9, 10, 12, 13)) + b"\x7f"
+_TEXTUAL_TYPES = ("text/html", "application/xhtml", "text/plain", "application/xml", "text/xml")
+
+
+def _document(text: str, title: str, language: str, verdict: Verdict, reason: str) -> Document:
+    return Document(
+        text=text,
+        title=title,
+        language=language,
+        normaliser_version=NORMALISER_VERSION,
+        text_hash=text_hash(text),
+        verdict=verdict,
+        verdict_reason=reason,
+    )
+
+
+def _unsupported(body: bytes, content_type: str) -> str:
+    """Why the body cannot be read as a web page, or ""."""
+    head = body[:16].lstrip()
+    for magic, what in _BINARY_MAGIC:
+        if head.startswith(magic):
+            return what
+    mime = content_type.split(";")[0].strip().lower()
+    if (
+        mime
+        and not mime.startswith("text/")
+        and not any(t in mime for t in _TEXTUAL_TYPES)
+        and mime not in ("application/octet-stream", "unk", "unknown")
+    ):
+        return f"content type {mime}"
+    sample = body[:4096]
+    if sample.startswith((b"\xff\xfe", b"\xfe\xff")):  # UTF-16 text has NULs by design
+        return ""
+    controls = len(sample) - len(sample.translate(None, _CONTROL_BYTES))
+    if controls > len(sample) // 20:
+        return "binary data"
+    return ""
+
+
+def normalize(
+    body: bytes,
+    *,
+    url: str = "",
+    content_type: str = "",
+    rules: Sequence[ExtractionRule] = (),
+    captured_at: datetime | None = None,
+) -> Document:
+    """The normalised policy text of one archived response body, with a capture-quality verdict.
+
+    Never raises on bad input: unreadable bodies come back as a document with a verdict.
+    """
+    try:
+        return _normalize(body, url, content_type, rules, captured_at)
+    except Exception as exc:  # a bug or a parser failure must not stop a crawl of years
+        return _document("", "", "", Verdict.UNSUPPORTED, f"normaliser failed: {exc!r}"[:300])
+
+
+def _normalize(
+    body: bytes,
+    url: str,
+    content_type: str,
+    rules: Sequence[ExtractionRule],
+    captured_at: datetime | None,
+) -> Document:
+    if not body.strip():
+        return _document("", "", "", Verdict.EMPTY, "empty body")
+    why = _unsupported(body, content_type)
+    if why:
+        return _document("", "", "", Verdict.UNSUPPORTED, f"cannot extract text from {why}")
+    html, _ = decode_html(body, content_type)
+    if content_type.split(";")[0].strip().lower() == "text/plain":
+        return _plain_text(html)
+    start = html.find(_WAYBACK_START)
+    if start >= 0:
+        end = html.find(_WAYBACK_END, start)
+        if end >= 0:
+            html = html[:start] + html[end + len(_WAYBACK_END) :]
+    if len(html) > 100_000:
+        html = _flatten_runaway_nesting(html)
+    tree = LexborHTMLParser(html)
+    title_node = tree.css_first("title")
+    title = _clean(title_node.text()).strip() if title_node is not None else ""
+    for node in tree.css(_CFEMAIL_SELECTOR):
+        encoded = node.attributes.get("data-cfemail") or (node.attributes.get("href") or "#")
+        node.replace_with(_decode_cfemail(encoded.rsplit("#", 1)[-1]) or "")
+    applicable = rules_for(url, captured_at, rules) if rules and url else []
+    walker = _Walker()
+    selected: list[LexborNode] = []
+    for rule in applicable:
+        for selector in rule.remove:
+            for node in tree.css(selector):
+                node.decompose()
+    for rule in applicable:
+        if rule.select:
+            selected = [n for sel in rule.select for n in tree.css(sel)]
+            if selected:
+                break
+    if selected:
+        for node in _outermost(selected):
+            if node.tag and node.tag not in _SKIP_TAGS:
+                walker.element(node, node.tag, 1)
+        walker.flush()
+        blocks = _select_blocks(walker, use_root=False)
+    else:
+        start_node = tree.body or tree.root
+        if start_node is not None:
+            walker.walk(start_node)
+        walker.flush()
+        blocks = _select_blocks(walker, use_root=True)
+        if not _has_words(blocks, _STUB_WORDS):
+            # a page that is mostly links (a legal hub, a short notice): keep them
+            blocks = _select_blocks(walker, use_root=True, drop_link_lists=False)
+    text = _render(blocks)
+    if not title:
+        first = next((b.text for b in blocks if b.kind == "h1"), "")
+        title = first
+    title = unicodedata.normalize("NFC", title)
+    verdict, reason = _verdict(text, title, html, tree)
+    return _document(text, title, _language(tree, text), verdict, reason)
+
+
+def _flatten_runaway_nesting(html: str) -> str:
+    """Replace container tags by paragraph breaks when thousands are left open.
+
+    The HTML parser's scope checks walk the stack of open elements, so a page that never closes
+    its ``<div>``s or ``<font>``s parses in quadratic time (minutes for a few MB).
+    """
+    opened = len(_NEST_OPEN.findall(html))
+    if opened - len(_NEST_CLOSE.findall(html)) < _MAX_OPEN_CONTAINERS:
+        return html
+    return _NEST_ANY.sub("<p>", html)
+
+
+def _has_words(blocks: list[_Block], count: int) -> bool:
+    found = 0
+    for block in blocks:
+        found += len(_WORD.findall(block.text))
+        if found >= count:
+            return True
+    return False
+
+
+def _outermost(nodes: list[LexborNode]) -> list[LexborNode]:
+    """Drop selected nodes nested inside other selected nodes; keep document order."""
+    ids = {n.mem_id for n in nodes}
+    out, seen = [], set()
+    for node in nodes:
+        if node.mem_id in seen:
+            continue
+        seen.add(node.mem_id)
+        parent = node.parent
+        while parent is not None and parent.mem_id not in ids:
+            parent = parent.parent
+        if parent is None:
+            out.append(node)
+    return out
+
+
+def _plain_text(text: str) -> Document:
+    paragraphs = [_clean(p).strip() for p in re.split(r"\n\s*\n", text.replace("\r\n", "\n"))]
+    body = unicodedata.normalize("NFC", "\n\n".join(p for p in paragraphs if p))
+    words = len(_WORD.findall(body))
+    if not words:
+        return _document(body, "", "", Verdict.EMPTY, "no text")
+    if words < _STUB_WORDS:
+        return _document(body, "", "", Verdict.STUB, f"only {words} words")
+    return _document(body, "", "", Verdict.OK, "")
+
+
+def seed_markdown(doc: Document, *, site: str, archived_on: date, wayback_url: str) -> str:
+    """A document in the Princeton-Leuven corpus format of the seed files."""
+    header = (
+        f"> *The following text is extracted and transformed from the {site} privacy policy that "
+        f"was archived on {archived_on.isoformat()}. Please check the [original snapshot on the "
+        f"Wayback Machine]({wayback_url}) for the most accurate reproduction.*"
+    )
+    return f"{header}\n\n# {doc.title}\n\n{doc.text}\n"
+
+
+def iter_warc_documents(
+    path: str | Path | BinaryIO, *, rules: Sequence[ExtractionRule] = ()
+) -> Iterator[tuple[str, str, Document]]:
+    """(url, 14-digit timestamp, document) for every response record of a WARC file.
+
+    The timestamp is the record's WARC-Date; the body is normalised with the archived
+    Content-Type and any dated extraction ``rules`` for the URL.
+    """
+    from warcio.archiveiterator import ArchiveIterator
+
+    def records(stream: BinaryIO) -> Iterator[tuple[str, str, Document]]:
+        for record in ArchiveIterator(stream):
+            if record.rec_type != "response":
+                continue
+            url = record.rec_headers.get_header("WARC-Target-URI") or ""
+            warc_date = record.rec_headers.get_header("WARC-Date") or ""
+            when = datetime.fromisoformat(warc_date.replace("Z", "+00:00")).astimezone(UTC)
+            content_type = ""
+            if record.http_headers is not None:
+                content_type = record.http_headers.get_header("Content-Type") or ""
+            body = record.content_stream().read()
+            doc = normalize(body, url=url, content_type=content_type, rules=rules, captured_at=when)
+            yield url, when.strftime("%Y%m%d%H%M%S"), doc
+
+    if isinstance(path, str | Path):
+        with open(path, "rb") as stream:
+            yield from records(stream)
+    else:
+        yield from records(path)
