@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import random
 import statistics
 import subprocess
@@ -35,7 +36,7 @@ from diff_match_patch import diff_match_patch  # noqa: E402
 
 from diffing.diff import diff_texts, edit_size  # noqa: E402
 
-SHARED = ROOT.parent / "shared"
+SHARED = Path(os.environ.get("POLICYTRAIL_SHARED") or ROOT.parent / "shared")
 WARC = SHARED / "data" / "ota-policies" / "ota-policies.warc.gz"
 
 _CHAR_DIFF = r"""

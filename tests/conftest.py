@@ -12,7 +12,8 @@ from pathlib import Path
 import pytest
 
 ROOT = Path(__file__).resolve().parents[1]
-SHARED = ROOT.parent / "shared"
+# ../shared beside the checkout (as CI lays it out), or POLICYTRAIL_SHARED
+SHARED = Path(os.environ.get("POLICYTRAIL_SHARED") or ROOT.parent / "shared")
 SAMPLE_WARC = ROOT / "samples" / "ota-sample.warc.gz"
 SAMPLE_URLS = ROOT / "samples" / "urls.txt"
 
@@ -21,7 +22,10 @@ def shared_path(*parts: str) -> Path:
     """A path under ../shared; fail (not skip) with a clear message when it is missing."""
     p = SHARED.joinpath(*parts)
     if not p.exists():
-        pytest.fail(f"shared test data missing: {p} (the repository expects ../shared beside it)")
+        pytest.fail(
+            f"shared test data missing: {p} (the repository expects ../shared beside it, "
+            "or set POLICYTRAIL_SHARED)"
+        )
     return p
 
 

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 from datetime import date
-from pathlib import Path
 
 import pytest
 
@@ -17,8 +16,7 @@ from diffing.classify import (
 )
 from diffing.diff import diff_texts
 from diffing.records import ChangeKind
-
-SHARED = Path(__file__).resolve().parents[2] / "shared"
+from tests.conftest import SHARED
 
 
 def _seed(prefix: str) -> str:

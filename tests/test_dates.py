@@ -4,20 +4,11 @@ from __future__ import annotations
 
 import json
 from datetime import date
-from pathlib import Path
 
 import pytest
 
 from diffing.dates import find_stated_dates, stated_date, stated_date_spans
-
-SHARED = Path(__file__).resolve().parents[2] / "shared"
-
-
-def _shared(*parts: str) -> Path:
-    path = SHARED.joinpath(*parts)
-    if not path.exists():
-        pytest.fail(f"shared test data missing: {path} (expected ../shared next to the repo)")
-    return path
+from tests.conftest import shared_path as _shared
 
 
 def test_seed_000_stated_date() -> None:

@@ -11,6 +11,7 @@ import pytest
 
 from diffing import diff as differ
 from diffing.diff import (
+from tests.conftest import SHARED
     changed_sentences,
     diff_texts,
     edit_size,
@@ -23,7 +24,7 @@ from diffing.diff import (
 )
 
 GOLDEN = Path(__file__).resolve().parent / "golden" / "diff"
-SHARED = Path(__file__).resolve().parents[2] / "shared"
+
 CASES = sorted(p.name for p in GOLDEN.iterdir() if (p / "expected.json").is_file())
 
 

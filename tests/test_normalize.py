@@ -21,8 +21,8 @@ from diffing.normalize import (
     text_hash,
 )
 from diffing.records import Document, Verdict
+from tests.conftest import SHARED, shared_path
 
-SHARED = Path(__file__).resolve().parents[2] / "shared"
 CITP = SHARED / "data" / "citp-pairs"
 OTA_WARC = SHARED / "data" / "ota-policies" / "ota-policies.warc.gz"
 OTA_MANIFEST = SHARED / "data" / "ota-policies" / "manifest.jsonl"
@@ -30,12 +30,7 @@ GOLDEN = Path(__file__).resolve().parent / "golden" / "normalize"
 
 
 def _shared(path: Path) -> Path:
-    if not path.exists():
-        pytest.fail(
-            f"{path} is missing: these tests need the shared data directory beside the repository "
-            f"(expected at {SHARED})"
-        )
-    return path
+    return shared_path(*path.relative_to(SHARED).parts)
 
 
 # --------------------------------------------------------------------------------------------
