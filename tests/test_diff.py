@@ -11,7 +11,6 @@ import pytest
 
 from diffing import diff as differ
 from diffing.diff import (
-from tests.conftest import SHARED
     changed_sentences,
     diff_texts,
     edit_size,
@@ -22,6 +21,7 @@ from tests.conftest import SHARED
     sentence_spans,
     tokenize,
 )
+from tests.conftest import SHARED
 
 GOLDEN = Path(__file__).resolve().parent / "golden" / "diff"
 
