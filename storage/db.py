@@ -29,13 +29,17 @@ def default_db_url() -> str:
     return os.environ.get(DEFAULT_DB_ENV) or f"sqlite:///{DEFAULT_DB_FILE}"
 
 
+BUSY_TIMEOUT_ENV = "POLICYTRAIL_DB_BUSY_TIMEOUT"  # seconds SQLite waits for a lock (default 30)
+
+
 def _sqlite_pragmas(dbapi_conn: Any, _record: Any) -> None:
+    busy_ms = int(float(os.environ.get(BUSY_TIMEOUT_ENV, "30")) * 1000)
     cur = dbapi_conn.cursor()
     # WAL lets readers (reports) work while a crawl writes; NORMAL sync is safe under WAL
     cur.execute("PRAGMA journal_mode=WAL")
     cur.execute("PRAGMA synchronous=NORMAL")
     cur.execute("PRAGMA foreign_keys=ON")
-    cur.execute("PRAGMA busy_timeout=30000")
+    cur.execute(f"PRAGMA busy_timeout={busy_ms}")
     cur.close()
 
 

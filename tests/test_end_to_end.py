@@ -137,3 +137,29 @@ def test_cli_reads_back_versions_diff_changes_and_report(crawled: dict[str, obje
     index = (work / "report" / "index.html").read_text()
     assert "hily.com/privacypolicy" in index and "Content-Security-Policy" in index
     assert len(list((work / "report").glob("*/change-*.html"))) == len(changed)
+
+
+def test_changes_filters(crawled: dict[str, object]) -> None:
+    db = str(crawled["db"])
+    everything = json.loads(run_cli("changes", "--format", "json", "--db", db).out)
+    sharing = run_cli("changes", "--category", "sharing", "--format", "json", "--db", db)
+    assert sharing.code == 0, sharing.err
+    got = json.loads(sharing.out)
+    want = [c for c in everything if "Third Party Sharing/Collection" in c["categories"]]
+    assert got == want and 0 < len(got) < len(everything) + 1
+    since = json.loads(
+        run_cli("changes", "--since", "2025-01-01", "--format", "json", "--db", db).out
+    )
+    assert since == [c for c in everything if c["not_after"] >= "2025-01-01"]
+    assert 0 < len(since) < len(everything)
+    one = json.loads(
+        run_cli(
+            "changes", "--policy", "https://hily.com/privacypolicy/", "--format", "json", "--db", db
+        ).out
+    )
+    assert one and {c["policy"] for c in one} == {"https://hily.com/privacypolicy"}
+    csv_out = run_cli("changes", "--format", "csv", "--db", db).out.splitlines()
+    assert (
+        csv_out[0].startswith("policy,from_version,to_version")
+        and len(csv_out) == len(everything) + 1
+    )

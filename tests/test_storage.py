@@ -237,3 +237,28 @@ def test_models_and_migrations_agree(db_url: str) -> None:
     cfg = alembic_config(s.engine)
     command.check(cfg)
     s.close()
+
+
+def test_locked_database_is_a_clear_error_and_loses_nothing(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import sqlite3
+
+    monkeypatch.setenv("POLICYTRAIL_DB_BUSY_TIMEOUT", "0.2")
+    path = tmp_path / "locked.db"
+    store = open_store(f"sqlite:///{path}")
+    t = store.track(["https://a.org/privacy"])[0]
+    save(store, t.policy_id, t.url_id, "20200101000000", "A")
+    before = store.counts()
+    other = sqlite3.connect(path)
+    other.execute("BEGIN EXCLUSIVE")  # another process holds the write lock
+    try:
+        with pytest.raises(StorageError, match="locked"):
+            save(store, t.policy_id, t.url_id, "20200201000000", "B")
+    finally:
+        other.rollback()
+        other.close()
+    assert store.counts() == before
+    save(store, t.policy_id, t.url_id, "20200201000000", "B")  # works once the lock is gone
+    assert store.counts()["captures"] == before["captures"] + 1
+    store.close()
