@@ -83,6 +83,13 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--from", dest="from_ts", type=_timestamp, help="only captures from this date")
     p.add_argument("--to", dest="to_ts", type=_timestamp, help="only captures up to this date")
     p.add_argument(
+        "--sample",
+        choices=["all", "monthly", "semiannual"],
+        default="all",
+        help="which captures to fetch: every distinct one (default), the first of each month, "
+        "or the Princeton corpus' semiannual sample (nearest to 1 April and 1 October)",
+    )
+    p.add_argument(
         "--cdx-rate",
         type=_positive,
         default=24.0,
@@ -184,6 +191,7 @@ def cmd_crawl(args: argparse.Namespace) -> int:
         db=args.db,
         from_ts=args.from_ts,
         to_ts=args.to_ts,
+        sample=args.sample,
         cdx_per_minute=args.cdx_rate,
         replay_per_second=args.replay_rate,
         backoff_seconds=args.backoff,

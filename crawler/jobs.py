@@ -27,6 +27,7 @@ class CrawlOptions:
     db: str | None = None
     from_ts: str | None = None
     to_ts: str | None = None
+    sample: str = "all"
     cdx_per_minute: float = 24.0
     replay_per_second: float = 8.0
     backoff_seconds: float = 60.0
@@ -85,7 +86,8 @@ def run_crawl(opts: CrawlOptions) -> CrawlSummary:
     try:
         check_reachable(archive)
         run_id = store.start_run(
-            archive.base, {"urls": len(urls), "from": opts.from_ts, "to": opts.to_ts}
+            archive.base,
+            {"urls": len(urls), "from": opts.from_ts, "to": opts.to_ts, "sample": opts.sample},
         )
     finally:
         store.close()
@@ -109,6 +111,7 @@ def run_crawl(opts: CrawlOptions) -> CrawlSummary:
         from_ts=opts.from_ts,
         to_ts=opts.to_ts,
         run_id=run_id,
+        sample=opts.sample,
     )
     process.start()
 

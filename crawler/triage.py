@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import enum
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field, replace
+from datetime import UTC, datetime
 from urllib.parse import urljoin
 
 from crawler.archive import Archive, is_memento, redirect_target
-from diffing.records import CaptureRef
+from diffing.records import CaptureRef, parse_timestamp
 
 
 @dataclass(slots=True)
@@ -111,3 +113,47 @@ def classify_replay(
     return ReplayOutcome(
         "failed", content_type, error=f"archive answered HTTP {status}", error_kind=f"http-{status}"
     )
+
+
+class Sampling(enum.StrEnum):
+    ALL = "all"  # every distinct capture
+    MONTHLY = "monthly"  # the first capture of each month
+    SEMIANNUAL = "semiannual"  # the Princeton corpus: nearest to 1 April and to 1 October
+
+
+def _period(mode: Sampling, when: datetime) -> tuple[int, int]:
+    if mode is Sampling.MONTHLY:
+        return when.year, when.month
+    return when.year, 0 if when.month <= 6 else 1
+
+
+def _distance(mode: Sampling, when: datetime) -> float:
+    if mode is Sampling.MONTHLY:
+        return when.timestamp()  # earliest first
+    target = datetime(when.year, 4 if when.month <= 6 else 10, 1, tzinfo=UTC)
+    return abs((when - target).total_seconds())
+
+
+def sample(
+    records: Sequence[CaptureRef], mode: Sampling, covered: Iterable[str] = ()
+) -> list[CaptureRef]:
+    """Keep one capture per period (``mode``), choosing among successful captures (2xx, 3xx and
+    revisits). Periods that already hold a stored capture (``covered`` timestamps) are done."""
+    if mode is Sampling.ALL:
+        return list(records)
+    done = {_period(mode, parse_timestamp(ts)) for ts in covered}
+    best: dict[tuple[int, int], CaptureRef] = {}
+    for r in records:
+        if r.status is not None and not 200 <= r.status < 400:
+            continue
+        when = r.captured_at
+        key = _period(mode, when)
+        if key in done:
+            continue
+        current = best.get(key)
+        if current is None or (_distance(mode, when), r.timestamp) < (
+            _distance(mode, current.captured_at),
+            current.timestamp,
+        ):
+            best[key] = r
+    return sorted(best.values(), key=lambda r: r.timestamp)

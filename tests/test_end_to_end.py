@@ -163,3 +163,32 @@ def test_changes_filters(crawled: dict[str, object]) -> None:
         csv_out[0].startswith("policy,from_version,to_version")
         and len(csv_out) == len(everything) + 1
     )
+
+
+def test_semiannual_sample_crawl(pywb_archive: str, tmp_path: Path) -> None:
+    db = f"sqlite:///{tmp_path / 'sample.db'}"
+    r = run_cli(
+        "crawl",
+        str(SAMPLE_URLS),
+        "--archive",
+        pywb_archive,
+        "--db",
+        db,
+        "--sample",
+        "semiannual",
+        *FAST,
+    )
+    assert r.code == 0, r.err
+    store = open_store(db)
+    try:
+        from sqlalchemy import select
+
+        from storage.models import Capture
+
+        with store.engine.connect() as conn:
+            rows = conn.execute(select(Capture.url_id, Capture.captured_at)).all()
+        halves = [(uid, when.year, when.month <= 6) for uid, when in rows]
+        assert len(halves) == len(set(halves)), "at most one capture per URL and half-year"
+        assert 0 < len(rows) < response_count()
+    finally:
+        store.close()

@@ -77,3 +77,44 @@ def test_classify_redirects() -> None:
     assert ia.state == "redirect" and ia.redirect_to == "http://a.org/new"
     live_web = classify_replay(PYWB, 302, [("Location", "https://a.org/elsewhere")], url)
     assert live_web.state == "failed" and live_web.error_kind == "redirect-outside-archive"
+
+
+def _at(ts: str, status: int | None = 200) -> CaptureRef:
+    return CaptureRef("https://a.org/p", ts, f"D{ts}", status)
+
+
+def test_semiannual_sampling_picks_nearest_to_april_and_october() -> None:
+    from crawler.triage import Sampling, sample
+
+    rows = [
+        _at("20190115000000"),
+        _at("20190320000000"),
+        _at("20190410000000", 404),
+        _at("20190601000000"),
+        _at("20190801000000"),
+        _at("20191005000000"),
+        _at("20191230000000"),
+        _at("20200101000000"),
+    ]
+    picked = [r.timestamp for r in sample(rows, Sampling.SEMIANNUAL)]
+    # 2019-04-10 is nearer to 1 April but an error page; 2020-01-01 is alone in its half-year
+    assert picked == ["20190320000000", "20191005000000", "20200101000000"]
+    # a half-year already stored is not sampled again by a later, incremental listing
+    later = sample(rows, Sampling.SEMIANNUAL, covered=["20190501000000"])
+    assert [r.timestamp for r in later] == ["20191005000000", "20200101000000"]
+
+
+def test_monthly_sampling_takes_first_of_each_month_and_all_keeps_everything() -> None:
+    from crawler.triage import Sampling, sample
+
+    rows = [
+        _at("20190131000000"),
+        _at("20190102000000"),
+        _at("20190215000000"),
+        _at("20190216000000"),
+    ]
+    assert [r.timestamp for r in sample(rows, Sampling.MONTHLY)] == [
+        "20190102000000",
+        "20190215000000",
+    ]
+    assert sample(rows, Sampling.ALL) == rows

@@ -19,7 +19,14 @@ from twisted.python.failure import Failure
 from crawler.archive import Archive, CdxQuery, make_archive, parse_cdx
 from crawler.items import FetchedCapture, KnownCaptures, Target
 from crawler.storeworker import StoreWorker
-from crawler.triage import Listing, PolicyDigests, classify_replay, plan_listing
+from crawler.triage import (
+    Listing,
+    PolicyDigests,
+    Sampling,
+    classify_replay,
+    plan_listing,
+    sample,
+)
 from diffing.records import CaptureRef
 from storage import Store
 from storage.repository import StoredContent
@@ -46,6 +53,7 @@ class PolicySpider(scrapy.Spider):
         from_ts: str | None = None,
         to_ts: str | None = None,
         run_id: int | str | None = None,
+        sample: str = "all",
         **kwargs: Any,
     ) -> None:
         super().__init__(**kwargs)
@@ -59,6 +67,8 @@ class PolicySpider(scrapy.Spider):
         self.from_ts = from_ts
         self.to_ts = to_ts
         self.run_id = int(run_id) if run_id not in (None, "") else None
+        self.sampling = Sampling(sample)
+        self.buffered: dict[int, list[CaptureRef]] = {}  # url_id -> rows awaiting sampling
         self.worker: StoreWorker | None = None
         self.targets: list[Target] = []
         self.listings: dict[int, Listing] = {}  # url_id -> what this run has seen of it
@@ -116,7 +126,20 @@ class PolicySpider(scrapy.Spider):
             newest = max(r.timestamp for r in page.records)
             if newest > self.newest_listed.get(target.url_id, ""):
                 self.newest_listed[target.url_id] = newest
-        plan = plan_listing(self.listings[target.url_id], page.records)
+        records = page.records
+        listing = self.listings[target.url_id]
+        if self.sampling is not Sampling.ALL:
+            # a period may straddle CDX pages: sample once the whole listing is in
+            self.buffered.setdefault(target.url_id, []).extend(records)
+            records = []
+            if not page.resume_key:
+                records = sample(
+                    self.buffered.pop(target.url_id),
+                    self.sampling,
+                    covered=listing.stored_timestamps,
+                )
+                stats.inc_value("policytrail/sampled_out", len(page.records) - len(records))
+        plan = plan_listing(listing, records)
         stats.inc_value("policytrail/skipped_stored", plan.already_stored)
         if plan.known:
             stats.inc_value("policytrail/skipped_digest", len(plan.known))
