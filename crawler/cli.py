@@ -166,6 +166,15 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--url", default="", help="the page's URL (for an HTML file)")
     p.set_defaults(func=cmd_normalise)
 
+    p = sub.add_parser(
+        "reextract",
+        help="re-run the normaliser on stored raw snapshots (no fetching) and "
+        "rebuild the versions whose text changed",
+    )
+    p.add_argument("--policy", metavar="URL", help="only this policy")
+    _db_arg(p)
+    p.set_defaults(func=cmd_reextract)
+
     p = sub.add_parser("serve", help="serve WARC files as a local pywb archive (collection 'web')")
     p.add_argument("warcs", nargs="*", metavar="WARC", help="default: the bundled sample")
     p.add_argument("--port", type=int, default=8080)
@@ -453,6 +462,33 @@ def cmd_normalise(args: argparse.Namespace) -> int:
         else:
             print(f"<!-- {url} {ts} verdict={doc.verdict} {doc.verdict_reason} -->")
             print(doc.text)
+    return 0
+
+
+def cmd_reextract(args: argparse.Namespace) -> int:
+    from diffing.analysis import TextAnalyser
+    from diffing.normalize import normalize
+
+    store = open_store(args.db, create=False)
+    try:
+        pid = _policy_id(store, args.policy) if args.policy else None
+        refs = store.snapshot_refs(pid)
+        changed = 0
+        for capture_id, _policy, snapshot_id, url, ctype in refs:
+            doc = normalize(store.read_blob(snapshot_id), url=url, content_type=ctype)
+            changed += store.replace_document(capture_id, doc)
+        analyser = TextAnalyser()
+        added = removed = 0
+        for dirty in store.dirty_policies():
+            res = store.rebuild_versions(dirty, analyser)
+            added += res.versions_added
+            removed += res.versions_removed
+    finally:
+        store.close()
+    print(
+        f"re-extracted {len(refs)} snapshots: {changed} texts changed; "
+        f"versions: {added} added, {removed} replaced"
+    )
     return 0
 
 

@@ -419,6 +419,53 @@ class Store:
             s.execute(update(Policy).where(Policy.id == policy_id).values(needs_rebuild=True))
         return added
 
+    def snapshot_refs(self, policy_id: int | None = None) -> list[tuple[int, int, int, str, str]]:
+        """(capture id, policy id, snapshot blob id, URL, content type) of every fetched capture."""
+        with self._tx() as s:
+            q = select(
+                Capture.id,
+                Capture.policy_id,
+                Capture.snapshot_id,
+                Capture.original_url,
+                Capture.content_type,
+            ).where(Capture.state == "fetched", Capture.snapshot_id.is_not(None))
+            if policy_id is not None:
+                q = q.where(Capture.policy_id == policy_id)
+            rows = s.execute(q.order_by(Capture.id)).all()
+            return [(a, b, c, d, e) for a, b, c, d, e in rows if c is not None]
+
+    def replace_document(self, capture_id: int, doc: Document) -> bool:
+        """Store a re-extracted document for a fetched capture and for every capture that shares
+        its snapshot. Returns whether anything changed (then the policy's versions are rebuilt)."""
+        with self._tx() as s:
+            cap = s.get(Capture, capture_id)
+            if cap is None:
+                return False
+            if (cap.text_hash, cap.verdict, cap.title, cap.language, cap.normaliser_version) == (
+                doc.text_hash,
+                str(doc.verdict),
+                doc.title,
+                doc.language,
+                doc.normaliser_version,
+            ):
+                return False
+            text_id = self._put_blob(s, "text", doc.text.encode("utf-8"), cap.policy_id)
+            s.execute(
+                update(Capture)
+                .where(Capture.policy_id == cap.policy_id, Capture.snapshot_id == cap.snapshot_id)
+                .values(
+                    text_id=text_id,
+                    text_hash=doc.text_hash,
+                    verdict=str(doc.verdict),
+                    verdict_reason=doc.verdict_reason,
+                    title=doc.title,
+                    language=doc.language,
+                    normaliser_version=doc.normaliser_version,
+                )
+            )
+            s.execute(update(Policy).where(Policy.id == cap.policy_id).values(needs_rebuild=True))
+            return True
+
     # ------------------------------------------------------------------ blobs
 
     def _put_blob(self, s: Session, kind: str, data: bytes, policy_id: int | None) -> int:

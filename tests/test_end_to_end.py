@@ -192,3 +192,49 @@ def test_semiannual_sample_crawl(pywb_archive: str, tmp_path: Path) -> None:
         assert 0 < len(rows) < response_count()
     finally:
         store.close()
+
+
+def test_reextract_rebuilds_from_stored_snapshots_without_fetching(
+    crawled: dict[str, object], tmp_path: Path
+) -> None:
+    import shutil
+
+    from sqlalchemy import update
+
+    from storage.models import Capture
+
+    db_file = tmp_path / "copy.db"
+    src = Path(str(crawled["db"]).removeprefix("sqlite:///"))
+    store = open_store(str(crawled["db"]))
+    store.close()  # checkpoints the WAL into the main file
+    shutil.copy(src, db_file)
+    db = f"sqlite:///{db_file}"
+    store = open_store(db)
+    try:
+        before = {
+            url: [v.text_hash for v in store.versions(store.find_policy(url) or 0)]
+            for url in ["https://hily.com/privacypolicy", "https://badoo.com/privacy"]
+        }
+        # simulate an older normaliser having stored stale texts for one policy
+        pid = store.find_policy("https://hily.com/privacypolicy")
+        with store.engine.begin() as conn:
+            conn.execute(
+                update(Capture).where(Capture.policy_id == pid).values(normaliser_version="0")
+            )
+    finally:
+        store.close()
+    r = run_cli("reextract", "--db", db)
+    assert r.code == 0, r.err
+    hily_captures = 6
+    assert f"re-extracted {crawled['counts']['fetched']} snapshots" in r.out  # type: ignore[index]
+    assert f"{hily_captures} texts changed" in r.out
+    store = open_store(db)
+    try:
+        after = {
+            url: [v.text_hash for v in store.versions(store.find_policy(url) or 0)]
+            for url in before
+        }
+        assert after == before  # same normaliser, same snapshots: the same versions again
+        assert store.counts() == crawled["counts"]
+    finally:
+        store.close()
