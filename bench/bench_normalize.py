@@ -11,10 +11,8 @@ Not a test: timings depend on the machine.
 from __future__ import annotations
 
 import argparse
-import collections
 import itertools
 import json
-import re
 import statistics
 import sys
 import time
@@ -27,33 +25,8 @@ sys.path.insert(0, str(REPO))
 import trafilatura  # noqa: E402
 from warcio.archiveiterator import ArchiveIterator  # noqa: E402
 
+from diffing.fidelity import reference_body, token_f1  # noqa: E402
 from diffing.normalize import decode_html, normalize  # noqa: E402
-
-
-def tokens(text: str) -> collections.Counter[str]:
-    return collections.Counter(re.findall(r"\w+", text.lower()))
-
-
-def token_f1(ours: str, reference: str) -> float:
-    a, b = tokens(ours), tokens(reference)
-    if not a or not b:
-        return float(a == b)
-    common = sum((a & b).values())
-    if not common:
-        return 0.0
-    p, r = common / sum(a.values()), common / sum(b.values())
-    return 2 * p * r / (p + r)
-
-
-def reference_body(markdown: str) -> str:
-    lines = markdown.split("\n")
-    if lines and lines[0].startswith("> *"):
-        lines = lines[1:]
-    while lines and not lines[0].strip():
-        lines = lines[1:]
-    if lines and lines[0].startswith("# "):
-        lines = lines[1:]
-    return "\n".join(lines)
 
 
 def trafilatura_markdown(body: bytes, content_type: str = "") -> str:

@@ -40,11 +40,3 @@ class KnownCaptures:
     target: Target
     archive: str
     captures: list[CaptureRef]
-
-
-@dataclass(slots=True)
-class CdxProgress:
-    """The newest timestamp the archive's index listed for a URL: where the next run starts."""
-
-    target: Target
-    last_timestamp: str

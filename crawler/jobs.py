@@ -6,7 +6,7 @@
 from __future__ import annotations
 
 import socket
-from dataclasses import dataclass, field
+from dataclasses import asdict, dataclass, field
 from typing import Any
 from urllib.parse import urlsplit
 
@@ -157,13 +157,8 @@ def run_crawl(opts: CrawlOptions) -> CrawlSummary:
 
 
 def _summary_stats(s: CrawlSummary) -> dict[str, Any]:
-    return {
-        "cdx_requests": s.cdx_requests,
-        "captures_seen": s.captures_seen,
-        "fetched": s.fetched,
-        "skipped_digest": s.skipped_digest,
-        "skipped_stored": s.skipped_stored,
-        "versions_stored": s.versions_stored,
-        "changes_stored": s.changes_stored,
-        "errors": s.errors,
-    }
+    """What a run row records: the summary less its identity and the database totals."""
+    stats = asdict(s)
+    for key in ("run_id", "status", "policies", "totals"):
+        stats.pop(key)
+    return stats

@@ -9,7 +9,6 @@ from __future__ import annotations
 import os
 import shutil
 import subprocess
-import sys
 import tempfile
 import time
 import urllib.request
@@ -127,13 +126,3 @@ class LocalArchive:
         self, et: type[BaseException] | None, e: BaseException | None, tb: TracebackType | None
     ) -> None:
         self.stop()
-
-
-if __name__ == "__main__":  # python -m crawler.localarchive WARC...: serve until interrupted
-    with LocalArchive([Path(a) for a in sys.argv[1:]] or [SAMPLE_WARC]) as url:
-        print(f"serving on {url}", flush=True)
-        try:
-            while True:
-                time.sleep(3600)
-        except KeyboardInterrupt:
-            pass

@@ -6,6 +6,7 @@ run it advances each URL's incremental cursor and rebuilds the versions of chang
 
 from __future__ import annotations
 
+import asyncio
 import logging
 from typing import Any
 
@@ -51,7 +52,7 @@ def store_fetched(store: Store, item: FetchedCapture, run_id: int | None) -> Non
 
 def store_known(store: Store, item: KnownCaptures, run_id: int | None) -> None:
     t = item.target
-    contents = store.stored_contents(t.policy_id)
+    contents = store.stored_contents(t.policy_id, {ref.digest for ref in item.captures})
     found: list[tuple[Any, StoredContent]] = []
     for ref in item.captures:
         src = contents.get(ref.digest)
@@ -111,4 +112,4 @@ class StorePipeline:
                 stats.inc_value("policytrail/versions_stored", res.versions_added)
                 stats.inc_value("policytrail/changes_stored", res.changes_added)
         finally:
-            worker.close()
+            await asyncio.to_thread(worker.close)  # waits for the DB thread: not on the reactor

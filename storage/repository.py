@@ -151,6 +151,28 @@ class PolicySummary:
     problems: dict[str, int]
 
 
+def _row_columns(ref: CaptureRef) -> dict[str, Any]:
+    """The capture columns that come straight from its CDX row."""
+    return dict(
+        timestamp=ref.timestamp,
+        captured_at=ref.captured_at,
+        original_url=ref.url,
+        mimetype=ref.mimetype,
+        status=ref.status,
+        digest=ref.digest,
+        length=ref.length,
+    )
+
+
+def _final_timestamps(s: Session, url_id: int) -> set[str]:
+    """Timestamps of this URL's captures stored in a final state: 'failed' ones are retried."""
+    return set(
+        s.scalars(
+            select(Capture.timestamp).where(Capture.url_id == url_id, Capture.state != "failed")
+        )
+    )
+
+
 def compact_ops(ops: Iterable[tuple[int, str]]) -> list[list[int | str]]:
     """Diff ops as stored: equal and deleted runs by their length in the old text (which is stored
     anyway), inserted runs by their text. A small edit of a long policy stays small."""
@@ -232,17 +254,6 @@ class Store:
                 out.append(TrackedUrl(row.policy_id, row.id, row.url, row.urlkey, row.last_seen_ts))
         return out
 
-    def link_url(self, policy_id: int, url: str) -> TrackedUrl:
-        """Attach another URL (a move, a redirect target) to an existing policy."""
-        url = check_url(url)
-        with self._tx() as s:
-            row = s.scalar(select(PolicyUrl).where(PolicyUrl.url == url))
-            if row is None:
-                row = PolicyUrl(policy_id=policy_id, url=url, urlkey=urlkey(url))
-                s.add(row)
-                s.flush()
-            return TrackedUrl(row.policy_id, row.id, row.url, row.urlkey, row.last_seen_ts)
-
     def advance_cursor(self, url_id: int, newest_listed: str) -> str | None:
         """After a complete listing: the next run asks the index only from here on. A capture
         that failed holds the cursor back, so the next run lists and retries it."""
@@ -262,16 +273,21 @@ class Store:
 
     # ------------------------------------------------------------------ captures
 
-    def stored_contents(self, policy_id: int) -> dict[str, StoredContent]:
-        """Digest -> the content an earlier capture of this policy already holds."""
+    def stored_contents(
+        self, policy_id: int, digests: Iterable[str] | None = None
+    ) -> dict[str, StoredContent]:
+        """Digest -> the content an earlier capture of this policy already holds (only for
+        ``digests`` when given, so a lookup does not read the policy's whole history)."""
         out: dict[str, StoredContent] = {}
         with self._tx() as s:
-            rows = s.scalars(
+            q = (
                 select(Capture)
                 .where(Capture.policy_id == policy_id, Capture.digest != "")
                 .where(Capture.state.in_(("fetched", "redirect", "archived-error")))
-                .order_by(Capture.id)
             )
+            if digests is not None:
+                q = q.where(Capture.digest.in_(set(digests)))
+            rows = s.scalars(q.order_by(Capture.id))
             for c in rows:
                 out.setdefault(
                     c.digest,
@@ -295,13 +311,7 @@ class Store:
     def stored_timestamps(self, url_id: int) -> set[str]:
         """Timestamps of captures of this URL stored in a final state (not 'failed')."""
         with self._tx() as s:
-            return set(
-                s.scalars(
-                    select(Capture.timestamp).where(
-                        Capture.url_id == url_id, Capture.state != "failed"
-                    )
-                )
-            )
+            return _final_timestamps(s, url_id)
 
     def save_fetch(self, result: FetchResult) -> int:
         """Store one fetched capture with its snapshot and text (one transaction)."""
@@ -322,15 +332,9 @@ class Store:
             if doc is not None:
                 text_id = self._put_blob(s, "text", doc.text.encode("utf-8"), result.policy_id)
             values: dict[str, Any] = dict(
+                **_row_columns(ref),
                 policy_id=result.policy_id,
                 url_id=result.url_id,
-                timestamp=ref.timestamp,
-                captured_at=ref.captured_at,
-                original_url=ref.url,
-                mimetype=ref.mimetype,
-                status=ref.status,
-                digest=ref.digest,
-                length=ref.length,
                 archive=result.archive,
                 state=result.state,
                 snapshot_id=snapshot_id,
@@ -373,13 +377,7 @@ class Store:
             return 0
         added = 0
         with self._tx() as s:
-            have = set(
-                s.scalars(
-                    select(Capture.timestamp).where(
-                        Capture.url_id == url_id, Capture.state != "failed"
-                    )
-                )
-            )
+            have = _final_timestamps(s, url_id)
             for ref, src in items:
                 if ref.timestamp in have:
                     continue
@@ -390,15 +388,9 @@ class Store:
                 )
                 s.add(
                     Capture(
+                        **_row_columns(ref),
                         policy_id=policy_id,
                         url_id=url_id,
-                        timestamp=ref.timestamp,
-                        captured_at=ref.captured_at,
-                        original_url=ref.url,
-                        mimetype=ref.mimetype,
-                        status=ref.status,
-                        digest=ref.digest,
-                        length=ref.length,
                         archive=archive,
                         state="duplicate" if src.state == "fetched" else src.state,
                         snapshot_id=src.snapshot_id,

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import collections
 import functools
 import json
 import os
@@ -13,6 +12,7 @@ from pathlib import Path
 import pytest
 
 from diffing.extract_rules import ExtractionRule, load_rules, parse_rules, rules_for
+from diffing.fidelity import reference_body, token_f1
 from diffing.normalize import (
     NORMALISER_VERSION,
     iter_warc_documents,
@@ -35,33 +35,6 @@ def _shared(path: Path) -> Path:
 
 # --------------------------------------------------------------------------------------------
 # fidelity against the Princeton-Leuven corpus' own extraction of the same snapshots
-
-
-def tokens(text: str) -> collections.Counter[str]:
-    return collections.Counter(re.findall(r"\w+", text.lower()))
-
-
-def token_f1(ours: str, reference: str) -> float:
-    a, b = tokens(ours), tokens(reference)
-    if not a or not b:
-        return float(a == b)
-    common = sum((a & b).values())
-    if not common:
-        return 0.0
-    precision, recall = common / sum(a.values()), common / sum(b.values())
-    return 2 * precision * recall / (precision + recall)
-
-
-def reference_body(markdown: str) -> str:
-    """The reference text without its header line and ``# title`` (the title is compared apart)."""
-    lines = markdown.split("\n")
-    if lines and lines[0].startswith("> *"):
-        lines = lines[1:]
-    while lines and not lines[0].strip():
-        lines = lines[1:]
-    if lines and lines[0].startswith("# "):
-        lines = lines[1:]
-    return "\n".join(lines)
 
 
 def citp_rows() -> list[dict[str, object]]:
