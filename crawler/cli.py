@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import argparse
 import csv
+import importlib
 import json
 import sys
 from collections.abc import Callable, Sequence
@@ -18,44 +19,23 @@ from typing import Any
 
 from crawler import __version__
 from crawler.archive import IA_BASE, ArchiveError
+from crawler.cliutil import (
+    EXIT_ERROR,
+    CliError,
+    db_arg,
+    policy_id,
+    timestamp_arg,
+)
 from diffing.report import fmt_date
-from storage import DEFAULT_DB_ENV, StorageError, open_store
+from storage import StorageError, open_store
 from storage.keys import BadUrl
 
-EXIT_ERROR = 1
-EXIT_UNREACHABLE = 3
-
-
-class CliError(Exception):
-    def __init__(self, message: str, code: int = EXIT_ERROR) -> None:
-        super().__init__(message)
-        self.code = code
-
-
-def _db_arg(p: argparse.ArgumentParser) -> None:
-    p.add_argument(
-        "--db",
-        metavar="URL",
-        default=None,
-        help=f"SQLAlchemy database URL (default: ${DEFAULT_DB_ENV} or sqlite:///policytrail.db)",
-    )
-
-
-def _timestamp(value: str) -> str:
-    digits = value.replace("-", "").replace(":", "").replace("T", "").replace(" ", "")
-    if not digits.isdigit() or not 4 <= len(digits) <= 14:
-        raise argparse.ArgumentTypeError(f"not a date or 4-14 digit timestamp: {value!r}")
-    return digits
-
-
-def _positive(value: str) -> float:
-    try:
-        f = float(value)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"not a number: {value!r}") from None
-    if f <= 0:
-        raise argparse.ArgumentTypeError(f"must be positive: {value!r}")
-    return f
+# each module adds its subcommands with register(sub); the order is the order of --help
+COMMAND_MODULES = [
+    "crawler.cli_crawl",
+    "crawler.cli_reports",
+    "crawler.cli_jobs",
+]
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -65,59 +45,13 @@ def build_parser() -> argparse.ArgumentParser:
     )
     ap.add_argument("--version", action="version", version=f"policytrail {__version__}")
     sub = ap.add_subparsers(dest="command", required=True, metavar="COMMAND")
-
-    p = sub.add_parser("crawl", help="discover and fetch archived captures of the URLs in a file")
-    p.add_argument("urls_file", metavar="URLS_FILE", help="one policy URL per line (# comments)")
-    p.add_argument(
-        "--archive",
-        default=IA_BASE,
-        help=f"archive base URL: the Internet Archive ({IA_BASE}, default) "
-        "or a pywb collection (e.g. http://127.0.0.1:8080/web)",
-    )
-    p.add_argument(
-        "--dialect",
-        choices=["auto", "ia", "pywb"],
-        default="auto",
-        help="the archive's API dialect (default: guessed from the URL)",
-    )
-    p.add_argument("--from", dest="from_ts", type=_timestamp, help="only captures from this date")
-    p.add_argument("--to", dest="to_ts", type=_timestamp, help="only captures up to this date")
-    p.add_argument(
-        "--sample",
-        choices=["all", "monthly", "semiannual"],
-        default="all",
-        help="which captures to fetch: every distinct one (default), the first of each month, "
-        "or the Princeton corpus' semiannual sample (nearest to 1 April and 1 October)",
-    )
-    p.add_argument(
-        "--cdx-rate",
-        type=_positive,
-        default=24.0,
-        metavar="PER_MIN",
-        help="CDX requests per minute (default 24, the Internet Archive's limit)",
-    )
-    p.add_argument(
-        "--replay-rate",
-        type=_positive,
-        default=8.0,
-        metavar="PER_SEC",
-        help="capture fetches per second (default 8)",
-    )
-    p.add_argument(
-        "--backoff",
-        type=_positive,
-        default=60.0,
-        metavar="SECONDS",
-        help="pause after the archive answers 429, doubled on repeats (default 60)",
-    )
-    p.add_argument("--log-level", default="WARNING", choices=["DEBUG", "INFO", "WARNING", "ERROR"])
-    _db_arg(p)
-    p.set_defaults(func=cmd_crawl)
+    for module in COMMAND_MODULES:
+        importlib.import_module(module).register(sub)
 
     p = sub.add_parser("versions", help="list the stored versions of a policy")
     p.add_argument("url", metavar="URL")
     p.add_argument("--format", choices=["table", "json"], default="table")
-    _db_arg(p)
+    db_arg(p)
     p.set_defaults(func=cmd_versions)
 
     p = sub.add_parser("diff", help="show what changed between two versions of a policy")
@@ -125,36 +59,32 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument(
         "--from",
         dest="from_ts",
-        type=_timestamp,
+        type=timestamp_arg,
         help="the version current at this time (default: the one before --to)",
     )
     p.add_argument(
         "--to",
         dest="to_ts",
-        type=_timestamp,
+        type=timestamp_arg,
         help="the version current at this time (default: the newest)",
     )
     p.add_argument("--format", choices=["text", "json"], default="text")
-    _db_arg(p)
+    db_arg(p)
     p.set_defaults(func=cmd_diff)
 
     p = sub.add_parser("changes", help="list changes across policies")
     p.add_argument("--policy", metavar="URL", help="only this policy")
-    p.add_argument("--since", type=_timestamp, metavar="DATE", help="only changes seen since DATE")
+    p.add_argument(
+        "--since", type=timestamp_arg, metavar="DATE", help="only changes seen since DATE"
+    )
     p.add_argument(
         "--category",
         help="only changes with a clause of this category "
         "(e.g. sharing, collection, retention, or a full OPP-115 name)",
     )
     p.add_argument("--format", choices=["table", "json", "csv"], default="table")
-    _db_arg(p)
+    db_arg(p)
     p.set_defaults(func=cmd_changes)
-
-    p = sub.add_parser("report", help="write a static HTML report of all policies")
-    p.add_argument("--out", required=True, metavar="DIR", help="output directory")
-    p.add_argument("--policy", metavar="URL", help="only this policy")
-    _db_arg(p)
-    p.set_defaults(func=cmd_report)
 
     p = sub.add_parser(
         "normalise",
@@ -172,7 +102,7 @@ def build_parser() -> argparse.ArgumentParser:
         "rebuild the versions whose text changed",
     )
     p.add_argument("--policy", metavar="URL", help="only this policy")
-    _db_arg(p)
+    db_arg(p)
     p.set_defaults(func=cmd_reextract)
 
     p = sub.add_parser("serve", help="serve WARC files as a local pywb archive (collection 'web')")
@@ -180,58 +110,16 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--port", type=int, default=8080)
     p.set_defaults(func=cmd_serve)
 
-    p = sub.add_parser("runs", help="list the history of crawl runs")
-    p.add_argument("--limit", type=int, default=20)
-    _db_arg(p)
-    p.set_defaults(func=cmd_runs)
     return ap
 
 
 # ---------------------------------------------------------------------------- commands
 
 
-def cmd_crawl(args: argparse.Namespace) -> int:
-    from crawler.jobs import CrawlError, CrawlOptions, run_crawl
-
-    opts = CrawlOptions(
-        urls_file=args.urls_file,
-        archive=args.archive,
-        dialect=args.dialect,
-        db=args.db,
-        from_ts=args.from_ts,
-        to_ts=args.to_ts,
-        sample=args.sample,
-        cdx_per_minute=args.cdx_rate,
-        replay_per_second=args.replay_rate,
-        backoff_seconds=args.backoff,
-        log_level=args.log_level,
-    )
-    try:
-        summary = run_crawl(opts)
-    except CrawlError as exc:
-        raise CliError(str(exc), EXIT_UNREACHABLE) from None
-    print(f"run {summary.run_id} {summary.status}: {summary.line()}")
-    t = summary.totals
-    print(
-        f"database: {t['policies']} policies, {t['captures']} captures, {t['fetched']} fetched, "
-        f"{t['versions']} versions, {t['changes']} changes"
-    )
-    for kind, n in sorted(summary.errors.items()):
-        print(f"  errors[{kind}] = {n}")
-    return 0 if summary.status in ("ok", "partial") else EXIT_ERROR
-
-
-def _policy_id(store: Any, url: str) -> int:
-    pid = store.find_policy(url)
-    if pid is None:
-        raise CliError(f"policy not tracked: {url}")
-    return int(pid)
-
-
 def cmd_versions(args: argparse.Namespace) -> int:
     store = open_store(args.db, create=False)
     try:
-        rows = store.versions(_policy_id(store, args.url))
+        rows = store.versions(policy_id(store, args.url))
     finally:
         store.close()
     if args.format == "json":
@@ -279,7 +167,7 @@ def cmd_diff(args: argparse.Namespace) -> int:
 
     store = open_store(args.db, create=False)
     try:
-        pid = _policy_id(store, args.url)
+        pid = policy_id(store, args.url)
         rows = store.versions(pid)
         if len(rows) < 2 and not (args.from_ts and args.to_ts):
             raise CliError(f"policy has {len(rows)} version(s): nothing to diff")
@@ -339,7 +227,7 @@ CATEGORY_ALIASES = {
 def cmd_changes(args: argparse.Namespace) -> int:
     store = open_store(args.db, create=False)
     try:
-        pid = _policy_id(store, args.policy) if args.policy else None
+        pid = policy_id(store, args.policy) if args.policy else None
         since = None
         if args.since:
             from diffing.records import parse_timestamp
@@ -400,24 +288,6 @@ def cmd_changes(args: argparse.Namespace) -> int:
     return 0
 
 
-def cmd_report(args: argparse.Namespace) -> int:
-    from crawler.reporting import write_report
-
-    store = open_store(args.db, create=False)
-    try:
-        pid = _policy_id(store, args.policy) if args.policy else None
-        out = Path(args.out)
-        try:
-            out.mkdir(parents=True, exist_ok=True)
-        except OSError as exc:
-            raise CliError(f"cannot create report directory {out}: {exc.strerror}") from None
-        index = write_report(store, out, policy_id=pid)
-    finally:
-        store.close()
-    print(f"report written: {index.resolve()}")
-    return 0
-
-
 def cmd_normalise(args: argparse.Namespace) -> int:
     from diffing.normalize import iter_warc_documents, normalize, seed_markdown
     from diffing.records import parse_timestamp
@@ -471,7 +341,7 @@ def cmd_reextract(args: argparse.Namespace) -> int:
 
     store = open_store(args.db, create=False)
     try:
-        pid = _policy_id(store, args.policy) if args.policy else None
+        pid = policy_id(store, args.policy) if args.policy else None
         refs = store.snapshot_refs(pid)
         changed = 0
         for capture_id, _policy, snapshot_id, url, ctype in refs:
@@ -506,24 +376,6 @@ def cmd_serve(args: argparse.Namespace) -> int:
         raise CliError(str(exc)) from None
     except KeyboardInterrupt:
         return 0
-
-
-def cmd_runs(args: argparse.Namespace) -> int:
-    store = open_store(args.db, create=False)
-    try:
-        runs = store.runs(args.limit)
-    finally:
-        store.close()
-    for r in runs:
-        end = f"{r.finished_at:%Y-%m-%d %H:%M:%S}" if r.finished_at else "-"
-        s = r.stats or {}
-        print(
-            f"{r.id:>4}  {r.started_at:%Y-%m-%d %H:%M:%S}  {end:<19}  {r.status:<9}  "
-            f"seen={s.get('captures_seen', 0)} fetched={s.get('fetched', 0)} "
-            f"versions={s.get('versions_stored', 0)} changes={s.get('changes_stored', 0)}  "
-            f"{r.archive}"
-        )
-    return 0
 
 
 # ---------------------------------------------------------------------------- entry point

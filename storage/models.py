@@ -139,6 +139,10 @@ class Capture(Base):
     language: Mapped[str] = mapped_column(String(16), default="")
     normaliser_version: Mapped[str] = mapped_column(String(32), default="")
     redirect_to: Mapped[str | None] = mapped_column(String(2048))
+    # the archived redirect chain followed inside the archive: [{"timestamp", "url", "status"}...]
+    redirect_chain: Mapped[list[Any] | None] = mapped_column(JSON)
+    # the chain ends somewhere that is not this policy (a home page, a login page...)
+    leaves_policy: Mapped[bool] = mapped_column(Boolean, default=False)
     error: Mapped[str | None] = mapped_column(Text)
     run_id: Mapped[int | None] = mapped_column(ForeignKey("crawl_run.id"))
 
@@ -208,3 +212,8 @@ class CrawlRun(Base):
     args: Mapped[dict[str, Any]] = mapped_column(default=dict)
     stats: Mapped[dict[str, Any]] = mapped_column(default=dict)
     error: Mapped[str | None] = mapped_column(Text)
+    # who runs it: a run whose process is gone while its status says "running" was killed
+    kind: Mapped[str] = mapped_column(String(16), default="crawl")  # crawl | run | worker
+    host: Mapped[str] = mapped_column(String(255), default="")
+    pid: Mapped[int | None] = mapped_column(Integer)
+    heartbeat_at: Mapped[datetime | None]

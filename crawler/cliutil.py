@@ -1,0 +1,57 @@
+"""Shared pieces of the ``policytrail`` subcommands: errors with exit codes and argument types.
+
+Each area of the command line lives in its own module (``crawler.cli_*``) with a
+``register(sub)`` function that adds its subcommands; ``crawler.cli`` assembles them.
+"""
+
+from __future__ import annotations
+
+import argparse
+from typing import Any
+
+from storage import DEFAULT_DB_ENV
+
+EXIT_ERROR = 1
+EXIT_USAGE = 2
+EXIT_UNREACHABLE = 3
+
+
+class CliError(Exception):
+    """A failure reported as one line on stderr, with the exit code to return."""
+
+    def __init__(self, message: str, code: int = EXIT_ERROR) -> None:
+        super().__init__(message)
+        self.code = code
+
+
+def db_arg(p: argparse.ArgumentParser) -> None:
+    p.add_argument(
+        "--db",
+        metavar="URL",
+        default=None,
+        help=f"SQLAlchemy database URL (default: ${DEFAULT_DB_ENV} or sqlite:///policytrail.db)",
+    )
+
+
+def timestamp_arg(value: str) -> str:
+    digits = value.replace("-", "").replace(":", "").replace("T", "").replace(" ", "")
+    if not digits.isdigit() or not 4 <= len(digits) <= 14:
+        raise argparse.ArgumentTypeError(f"not a date or 4-14 digit timestamp: {value!r}")
+    return digits
+
+
+def positive_arg(value: str) -> float:
+    try:
+        f = float(value)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"not a number: {value!r}") from None
+    if f <= 0:
+        raise argparse.ArgumentTypeError(f"must be positive: {value!r}")
+    return f
+
+
+def policy_id(store: Any, url: str) -> int:
+    pid = store.find_policy(url)
+    if pid is None:
+        raise CliError(f"policy not tracked: {url}")
+    return int(pid)
