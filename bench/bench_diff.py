@@ -4,8 +4,9 @@
                                          [--no-char] [--max-pairs N]
 
 1. Worst case: a 100k-character total rewrite (random policy words; two unrelated real
-   policies), median milliseconds over ``--repeats`` runs, beside dmp's line mode and dmp's
-   char mode with its default 1 s timeout (which gives up and returns delete-all/insert-all).
+   policies) and heavy scattered edits (20% / 40% of the words of a 100k-character text
+   replaced at random), median milliseconds over ``--repeats`` runs, beside dmp's line mode
+   and dmp's char mode with its default 1 s timeout (which gives up: delete-all/insert-all).
 2. Real revisions: consecutive distinct captures of each policy in the Open Terms Archive WARC
    in ../shared (text by a quick trafilatura extraction, a bench helper only). For each pair:
    our time and edit size (characters deleted + inserted), dmp line mode's, and unbounded
@@ -20,6 +21,7 @@ import argparse
 import json
 import os
 import random
+import re
 import statistics
 import subprocess
 import sys
@@ -140,19 +142,29 @@ def _random_text(rng: random.Random, words: list[str], size: int) -> str:
     return "\n\n".join(parts)[:size]
 
 
+def _scatter(rng: random.Random, words: list[str], text: str, share: float) -> str:
+    """``text`` with ``share`` of its words, chosen at random, replaced by random words."""
+    out = []
+    for token in re.split(r"(\s+)", text):
+        if token and not token.isspace() and rng.random() < share:
+            token = rng.choice(words)
+        out.append(token)
+    return "".join(out)
+
+
 def worst_case(texts: list[tuple[str, str, str]], repeats: int) -> None:
     words = " ".join(t for _, _, t in texts).split()
     rng = random.Random(1)
     english = [t for u, _, t in texts if "christianmingle" in u or "eharmony" in u]
     others = [t for u, _, t in texts if "buffer.com" in u or "zoosk" in u]
+    base = _random_text(rng, words, 100_000)
     cases = {
-        "random policy words": (
-            _random_text(rng, words, 100_000),
-            _random_text(rng, words, 100_000),
-        ),
+        "random policy words": (base, _random_text(rng, words, 100_000)),
         "unrelated policies": ("\n\n".join(english)[:100_000], "\n\n".join(others)[:100_000]),
+        "scattered 20% words": (base, _scatter(rng, words, base, 0.2)),
+        "scattered 40% words": (base, _scatter(rng, words, base, 0.4)),
     }
-    print("== worst case: 100,000-character total rewrite (each side), median of", repeats)
+    print("== worst case: 100,000-character rewrites and scattered edits, median of", repeats)
     print(
         f"{'case':22} {'ours ms':>8} {'ours cpu':>8} {'line ms':>8} {'char(1s) ms':>11}"
         "  ours edit  char(1s) edit"

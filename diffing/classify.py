@@ -28,12 +28,42 @@ from collections.abc import Sequence
 from datetime import date
 
 from diffing.dates import stated_date, stated_date_spans
-from diffing.diff import changed_sentences, sentence_spans
+from diffing.diff import changed_sentence_spans, sentence_spans
+from diffing.literals import fold, required_literals
 from diffing.records import ChangeAnalysis, ChangeKind, Clause, TextDiff
 from diffing.rules import CATEGORIES, CATEGORY_RULES, OTHER, THIRD_PARTY, VALUE_RULES
 
 _WORD_RE = re.compile(r"\w+")
 _DATE_MASK = "\x00stated-date\x00"
+
+# Each rule with the literals one of which every match of it contains (diffing.literals): a
+# sentence without them is not searched at all. This changes no result, it only skips searches
+# that cannot succeed (most of them: a sentence matches a few of the ~40 rules).
+# A pattern shared by a category rule and a value rule is searched once.
+_PATTERNS: tuple[re.Pattern[str], ...] = tuple(
+    dict.fromkeys([*(r.pattern for r in CATEGORY_RULES), *(r.pattern for r in VALUE_RULES)])
+)
+_PATTERN_FILTERS = tuple((p, required_literals(p)) for p in _PATTERNS)
+_CATEGORY_INDEX = tuple((_PATTERNS.index(r.pattern), r) for r in CATEGORY_RULES)
+_VALUE_INDEX = tuple((_PATTERNS.index(r.pattern), r) for r in VALUE_RULES)
+
+
+def _matching_patterns(sentence: str, folded: str) -> list[bool]:
+    """Whether each of ``_PATTERNS`` occurs in ``sentence``."""
+    out: list[bool] = []
+    for pattern, literals in _PATTERN_FILTERS:
+        # literals.may_match, inlined: it runs ~35 times per sentence
+        possible = True
+        if literals is not None:
+            for alternatives in literals:
+                for lit in alternatives:
+                    if lit in folded:
+                        break
+                else:
+                    possible = False
+                    break
+        out.append(possible and pattern.search(sentence) is not None)
+    return out
 
 
 def split_sentences(text: str) -> list[str]:
@@ -43,13 +73,20 @@ def split_sentences(text: str) -> list[str]:
 
 def matching_rules(sentence: str) -> list[str]:
     """Names of the category rules that match ``sentence``."""
-    return [rule.name for rule in CATEGORY_RULES if rule.pattern.search(sentence)]
+    matched = _matching_patterns(sentence, fold(sentence))
+    return [rule.name for k, rule in _CATEGORY_INDEX if matched[k]]
 
 
 def extract_values(sentence: str) -> dict[str, list[str]]:
     """Values found in ``sentence`` by the value rules: {key: [distinct values, text order]}."""
+    return _extract_values(sentence, _matching_patterns(sentence, fold(sentence)))
+
+
+def _extract_values(sentence: str, matched: list[bool]) -> dict[str, list[str]]:
     values: dict[str, list[str]] = {}
-    for rule in VALUE_RULES:
+    for k, rule in _VALUE_INDEX:
+        if not matched[k]:
+            continue  # no search hit, so no finditer hit either
         for m in rule.pattern.finditer(sentence):
             value = rule.canonical(m)
             if value is None:
@@ -70,16 +107,17 @@ def classify_sentence(sentence: str) -> tuple[str, dict[str, list[str]]]:
 def _classify_cached(sentence: str) -> tuple[str, tuple[tuple[str, tuple[str, ...]], ...]]:
     # Real revisions re-add and re-remove the same sentences across versions and URLs; each
     # classification costs ~40 regex searches, so it is remembered.
+    matched = _matching_patterns(sentence, fold(sentence))
     scores: dict[str, float] = {}
-    for rule in CATEGORY_RULES:
-        if rule.pattern.search(sentence):
+    for k, rule in _CATEGORY_INDEX:
+        if matched[k]:
             scores[rule.category] = scores.get(rule.category, 0.0) + rule.weight
     category = OTHER
     best = 0.0
     for name in CATEGORIES:  # tie-break order
         if scores.get(name, 0.0) > best:
             category, best = name, scores[name]
-    values = extract_values(sentence)
+    values = _extract_values(sentence, matched)
     return category, tuple((k, tuple(v)) for k, v in values.items())
 
 
@@ -96,11 +134,12 @@ def analyse_change(
     kind = change_kind(old, new, history=history)
     clauses: list[Clause] = []
     if kind in (ChangeKind.SUBSTANTIVE, ChangeKind.FLIP_FLOP, ChangeKind.DATE_ONLY):
-        added, removed = changed_sentences(old, new, diff)
-        for op, sentences in ((-1, removed), (1, added)):
-            for sentence in sentences:
+        added, removed = changed_sentence_spans(old, new, diff)
+        for op, text, spans in ((-1, old, removed), (1, new, added)):
+            for start, end in spans:
+                sentence = text[start:end]
                 category, values = classify_sentence(sentence)
-                clauses.append(Clause(op=op, sentence=sentence, category=category, values=values))
+                clauses.append(Clause(op, sentence, category, values, start, end))
     flags = _flags(old, new, kind, old_date, new_date, clauses)
     return ChangeAnalysis(
         kind=kind,
@@ -113,6 +152,8 @@ def analyse_change(
 
 def change_kind(old: str, new: str, *, history: Sequence[str] = ()) -> ChangeKind:
     """The kind of change from ``old`` to ``new`` (see the module docstring for the order)."""
+    # Each version is the new side of one change and the old side of the next: what is derived
+    # from a single text is remembered for the last few texts (``_per_text``).
     old_ws, new_ws = _collapse(old), _collapse(new)
     if old_ws == new_ws:
         return ChangeKind.WHITESPACE
@@ -120,32 +161,42 @@ def change_kind(old: str, new: str, *, history: Sequence[str] = ()) -> ChangeKin
         return ChangeKind.PUNCTUATION
     if _reordered(old, new):
         return ChangeKind.REORDER
-    old_masked, new_masked = _mask_dates(old), _mask_dates(new)
-    if old_masked != old_ws and _collapse(old_masked) == _collapse(new_masked):
+    old_masked = _mask_dates(old)
+    if old_masked != old_ws and _collapsed_masked(old) == _collapsed_masked(new):
         return ChangeKind.DATE_ONLY
     if any(_collapse(h) == new_ws for h in history):
         return ChangeKind.FLIP_FLOP
     return ChangeKind.SUBSTANTIVE
 
 
+_per_text = functools.lru_cache(maxsize=8)
+
+
+@_per_text
 def _collapse(text: str) -> str:
     return " ".join(text.split())
 
 
+@_per_text
 def _words(text: str) -> list[str]:
     return _WORD_RE.findall(text)
 
 
+@_per_text
+def _paragraphs(text: str) -> Counter[str]:
+    return Counter(p for p in (" ".join(line.split()) for line in text.splitlines()) if p)
+
+
+@_per_text
+def _sentences(text: str) -> Counter[str]:
+    return Counter(" ".join(s.split()) for s in split_sentences(text))
+
+
 def _reordered(old: str, new: str) -> bool:
-    def paragraphs(text: str) -> Counter[str]:
-        return Counter(p for p in (_collapse(line) for line in text.splitlines()) if p)
-
-    def sentences(text: str) -> Counter[str]:
-        return Counter(_collapse(s) for s in split_sentences(text))
-
-    return paragraphs(old) == paragraphs(new) or sentences(old) == sentences(new)
+    return _paragraphs(old) == _paragraphs(new) or _sentences(old) == _sentences(new)
 
 
+@_per_text
 def _mask_dates(text: str) -> str:
     out: list[str] = []
     pos = 0
@@ -154,6 +205,11 @@ def _mask_dates(text: str) -> str:
         pos = end
     out.append(text[pos:])
     return "".join(out)
+
+
+@_per_text
+def _collapsed_masked(text: str) -> str:
+    return " ".join(_mask_dates(text).split())
 
 
 def _flags(

@@ -20,6 +20,8 @@ import unicodedata
 from dataclasses import dataclass
 from datetime import date
 
+from diffing import literals
+
 _MONTHS: dict[str, int] = {}
 for _number, _names in enumerate(
     [
@@ -169,12 +171,18 @@ _DATE_FIRST_KEYWORD = re.compile(r"(?:last\s+)?(?:updated|revised|modified)\b", 
 _DATE_FIRST_WINDOW = 80  # a date and its separator before the keyword fit in this many chars
 
 
-def _date_first_matches(text: str) -> list[tuple[re.Match[str], int]]:
+# Where a match can start (diffing.literals): a long text is only tried at those positions,
+# which gives the same matches as scanning every position, several times faster.
+_STATED_HEADS = literals.head_literals(_STATED_RE)
+_DATE_FIRST_KEYWORD_HEADS = literals.head_literals(_DATE_FIRST_KEYWORD)
+
+
+def _date_first_matches(text: str, folded: str) -> list[tuple[re.Match[str], int]]:
     """``_DATE_FIRST_RE`` matches, found from the cheap keyword backwards: scanning the whole
     text with a pattern that starts with a date costs ~18 ms on a 35k-char policy, this ~1 ms."""
     out: list[tuple[re.Match[str], int]] = []
     last_end = -1
-    for k in _DATE_FIRST_KEYWORD.finditer(text):
+    for k in literals.finditer(_DATE_FIRST_KEYWORD, text, _DATE_FIRST_KEYWORD_HEADS, folded):
         offset = max(0, k.start() - _DATE_FIRST_WINDOW)
         window = text[offset : k.end()]
         for m in _DATE_FIRST_RE.finditer(window):
@@ -208,13 +216,14 @@ def _find_stated_dates(text: str) -> tuple[StatedDate, ...]:
     # a version's text is scanned for its stated date, then again as the old and the new side of
     # its changes: remember the last few (~12 ms each on a 35k-char policy)
     found: list[StatedDate] = []
-    for m in _STATED_RE.finditer(text):
+    folded = literals.fold(text)
+    for m in literals.finditer(_STATED_RE, text, _STATED_HEADS, folded):
         trigger = next(name for name in _TRIGGER_GROUPS if m.group(name))
         strength, language = trigger.split("_", 1)
         value = _parse_date(m, english=language == "en")
         if value is not None:
             found.append(StatedDate(value, m.start(), m.end(), strength == "strong", language))
-    for m, offset in _date_first_matches(text):
+    for m, offset in _date_first_matches(text, folded):
         value = _parse_date(m, english=True)
         start, end = offset + m.start(), offset + m.end()
         if value is not None and not any(f.start <= start < f.end for f in found):

@@ -30,7 +30,10 @@ paragraphs changed for a one-word edit. So the diff here works in stages:
 from __future__ import annotations
 
 import bisect
+import functools
+import itertools
 import json
+import operator
 import re
 from collections import Counter
 from collections.abc import Callable, Iterable, Sequence
@@ -76,7 +79,13 @@ _DMP_VERSION = str(getattr(_dmp_module, "__version__", "unknown"))
 
 def tokenize(text: str) -> list[str]:
     """The tokens of ``text``: words, runs of spaces, runs of newlines, single other characters."""
-    return _TOKEN_RE.findall(text)
+    return list(_tokens(text))
+
+
+@functools.lru_cache(maxsize=4)
+def _tokens(text: str) -> tuple[str, ...]:
+    # a version is the new side of one diff and the old side of the next
+    return tuple(_TOKEN_RE.findall(text))
 
 
 def diff_texts(old: str, new: str) -> TextDiff:
@@ -87,8 +96,8 @@ def diff_texts(old: str, new: str) -> TextDiff:
     whitespace. ``params`` names the algorithm, its version and parameters, and how many regions
     fell back to delete-and-insert because the work budget ran out.
     """
-    old_tokens = tokenize(old)
-    new_tokens = tokenize(new)
+    old_tokens = _tokens(old)
+    new_tokens = _tokens(new)
     budget = BUDGET_BASE + BUDGET_PER_TOKEN * (len(old_tokens) + len(new_tokens))
     aligner = _Aligner(old_tokens, new_tokens, budget)
     runs = aligner.run()
@@ -120,15 +129,11 @@ def diff_texts(old: str, new: str) -> TextDiff:
 
 def diff_stats(ops: Sequence[Op]) -> DiffStats:
     """Words added and removed, and the share of words common to both texts (1.0 if both empty)."""
-    added = removed = common = 0
-    for op, text in ops:
-        n = len(_WORD_RE.findall(text))
-        if op == INSERT:
-            added += n
-        elif op == DELETE:
-            removed += n
-        else:
-            common += n
+    # one findall per kind of op: a newline between op texts cannot join two words
+    added, removed, common = (
+        len(_WORD_RE.findall("\n".join(text for op, text in ops if op == kind)))
+        for kind in (INSERT, DELETE, EQUAL)
+    )
     total = 2 * common + added + removed
     similarity = 1.0 if total == 0 else round(2 * common / total, 6)
     return DiffStats(words_added=added, words_removed=removed, similarity=similarity)
@@ -187,7 +192,6 @@ _ABBREVIATIONS = frozenset(
     }
 )
 _SENTENCE_END_RE = re.compile(r"[.!?…]+[\"'”’)\]]*(?=\s)")
-_WORDISH_BEFORE_RE = re.compile(r"([\w.]+)$")
 
 
 def sentence_spans(text: str) -> list[tuple[int, int]]:
@@ -197,15 +201,24 @@ def sentence_spans(text: str) -> list[tuple[int, int]]:
     Inside a line a sentence ends at ``. ! ?`` followed by whitespace, unless the word before
     the stop is a known abbreviation, a single letter or the next text starts in lower case.
     """
+    return list(_sentence_spans(text))
+
+
+@functools.lru_cache(maxsize=8)
+def _sentence_spans(text: str) -> tuple[tuple[int, int], ...]:
+    # a version's text is split when it is the new side of a change, again as the old side of
+    # the next, and by the change-kind checks: remember the last few
     spans: list[tuple[int, int]] = []
     pos = 0
     for line in text.splitlines(keepends=True):
         _line_sentences(text, pos, pos + len(line.rstrip("\r\n")), spans)
         pos += len(line)
-    return spans
+    return tuple(spans)
 
 
 _LEAD_RE = re.compile(r"\s*(?:(?:[*+-]|#{1,6}|>|\d{1,3}[.)])\s+)*")
+_NON_SPACE_RE = re.compile(r"\S")
+_ALNUM_RE = re.compile(r"[^\W_]")  # what str.isalnum() accepts
 
 
 def _line_sentences(text: str, start: int, end: int, spans: list[tuple[int, int]]) -> None:
@@ -214,12 +227,16 @@ def _line_sentences(text: str, start: int, end: int, spans: list[tuple[int, int]
     cursor = lead.end() if lead else 0
     for m in _SENTENCE_END_RE.finditer(line, cursor):
         stop = m.end()
-        before = _WORDISH_BEFORE_RE.search(line, 0, m.start())
-        word = before.group(1).lower() if before else ""
+        # the run of word characters and dots just before the stop (scanned backwards: a
+        # search from the line start would make long lines quadratic)
+        w = m.start()
+        while w > 0 and (line[w - 1].isalnum() or line[w - 1] in "_."):
+            w -= 1
+        word = line[w : m.start()].lower()
         if word.rstrip(".") in _ABBREVIATIONS or (len(word) == 1 and word.isalpha()):
             continue
-        rest = line[stop:].lstrip()
-        if rest and rest[0].islower():
+        nxt = _NON_SPACE_RE.search(line, stop)
+        if nxt is not None and nxt.group().islower():
             continue
         _add_span(text, start + cursor, start + stop, spans)
         cursor = stop
@@ -231,7 +248,7 @@ def _add_span(text: str, s: int, e: int, spans: list[tuple[int, int]]) -> None:
         s += 1
     while e > s and text[e - 1].isspace():
         e -= 1
-    if e > s and any(c.isalnum() for c in text[s:e]):
+    if e > s and _ALNUM_RE.search(text, s, e) is not None:
         spans.append((s, e))
 
 
@@ -243,6 +260,16 @@ def changed_sentences(old: str, new: str, diff: TextDiff) -> tuple[list[str], li
     A sentence that is both removed and added, up to whitespace, is left out of both (it moved
     or only its surroundings changed). Order follows the texts; duplicates are kept.
     """
+    added, removed = changed_sentence_spans(old, new, diff)
+    return [new[s:e] for s, e in added], [old[s:e] for s, e in removed]
+
+
+Span = tuple[int, int]
+
+
+def changed_sentence_spans(old: str, new: str, diff: TextDiff) -> tuple[list[Span], list[Span]]:
+    """The char spans, in ``new`` and in ``old``, of the sentences :func:`changed_sentences`
+    gives (a store keeps these instead of the sentences: both texts are stored anyway)."""
     old_edits: list[tuple[int, int]] = []
     new_edits: list[tuple[int, int]] = []
     i = j = 0
@@ -261,16 +288,16 @@ def changed_sentences(old: str, new: str, diff: TextDiff) -> tuple[list[str], li
             j += n
     removed = _touched(old, old_edits)
     added = _touched(new, new_edits)
-    removed_keys = Counter(" ".join(s.split()) for s in removed)
-    added_keys = Counter(" ".join(s.split()) for s in added)
+    removed_keys = Counter(" ".join(old[s:e].split()) for s, e in removed)
+    added_keys = Counter(" ".join(new[s:e].split()) for s, e in added)
     common = removed_keys & added_keys
-    return _drop_common(added, common), _drop_common(removed, common)
+    return _drop_common(new, added, common), _drop_common(old, removed, common)
 
 
-def _touched(text: str, edits: list[tuple[int, int]]) -> list[str]:
-    out: list[str] = []
+def _touched(text: str, edits: list[tuple[int, int]]) -> list[Span]:
+    out: list[Span] = []
     starts = [s for s, _ in edits]
-    for s, e in sentence_spans(text):
+    for s, e in _sentence_spans(text):
         # edits are sorted by start; look at those starting before the sentence ends
         k = bisect.bisect_left(starts, e)
         while k > 0:
@@ -281,20 +308,20 @@ def _touched(text: str, edits: list[tuple[int, int]]) -> list[str]:
             overlaps = es < e and ee > s
             inside = es == ee and s < es < e
             if overlaps or inside:
-                out.append(text[s:e])
+                out.append((s, e))
                 break
     return out
 
 
-def _drop_common(sentences: list[str], common: Counter[str]) -> list[str]:
+def _drop_common(text: str, spans: list[Span], common: Counter[str]) -> list[Span]:
     left = Counter(common)
-    out: list[str] = []
-    for s in sentences:
-        key = " ".join(s.split())
+    out: list[Span] = []
+    for s, e in spans:
+        key = " ".join(text[s:e].split())
         if left[key] > 0:
             left[key] -= 1
         else:
-            out.append(s)
+            out.append((s, e))
     return out
 
 
@@ -302,6 +329,7 @@ def _drop_common(sentences: list[str], common: Counter[str]) -> list[str]:
 
 
 _NEWLINE, _SPACE = 0, 1  # the ids of the align keys of all newline runs, all space runs
+assert _NEWLINE == 0  # _Aligner._lines relies on it
 
 
 def _align_key(token: str) -> str:
@@ -313,11 +341,11 @@ def _align_key(token: str) -> str:
 class _Aligner:
     """Aligns two token sequences into runs of (op, token count) within a work budget."""
 
-    def __init__(self, old_tokens: list[str], new_tokens: list[str], budget: int) -> None:
+    def __init__(self, old_tokens: Sequence[str], new_tokens: Sequence[str], budget: int) -> None:
         # All runs of spaces align with each other, and all runs of newlines: a reflowed text
         # aligns word for word and the whitespace differences become small edits afterwards.
         ids: dict[str, int] = {"\n": _NEWLINE, " ": _SPACE}
-        distinct = dict.fromkeys(old_tokens + new_tokens)
+        distinct = dict.fromkeys(itertools.chain(old_tokens, new_tokens))
         token_id = {t: ids.setdefault(_align_key(t), len(ids)) for t in distinct}
         self.a = [token_id[t] for t in old_tokens]
         self.b = [token_id[t] for t in new_tokens]
@@ -347,7 +375,8 @@ class _Aligner:
     @staticmethod
     def _lines(seq: list[int]) -> list[tuple[tuple[int, ...], int, int]]:
         """(content key, start, end) of each line of a token sequence, newline tokens excluded."""
-        breaks = [k for k, tok in enumerate(seq) if tok == _NEWLINE]
+        # the positions of newline runs (id 0, the only id for which ``not`` is true)
+        breaks = list(itertools.compress(itertools.count(), map(operator.not_, seq)))
         lines: list[tuple[tuple[int, ...], int, int]] = []
         start = 0
         for k in [*breaks, len(seq)]:
@@ -686,7 +715,9 @@ class _Myers:
 # --- from runs to text ops, cleanup --------------------------------------------------------
 
 
-def _runs_to_ops(runs: list[_Run], old_tokens: list[str], new_tokens: list[str]) -> list[Op]:
+def _runs_to_ops(
+    runs: list[_Run], old_tokens: Sequence[str], new_tokens: Sequence[str]
+) -> list[Op]:
     ops: list[Op] = []
     i = j = 0
     for op, n in runs:

@@ -130,6 +130,10 @@ class Clause:
     sentence: str
     category: str  # an OPP-115 category name
     values: dict[str, list[str]] = field(default_factory=dict)  # e.g. {"third_parties": [...]}
+    # where ``sentence`` is: text[start:end] of the new version (added) or the old one
+    # (removed); -1 when unknown
+    start: int = -1
+    end: int = -1
 
 
 @dataclass(frozen=True, slots=True)

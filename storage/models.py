@@ -92,8 +92,11 @@ class PolicyUrl(Base):
 
 
 class Blob(Base):
-    """Compressed bytes, content-addressed. ``base_id`` names the blob used as a zstd dictionary
-    (the previous version of the same policy), which stores a small edit in tens of bytes."""
+    """Compressed bytes, content-addressed. A ``zstd-dict`` blob is compressed with a raw-content
+    dictionary: the bytes of ``extra_base_id`` (if any) followed by those of ``base_id`` (if
+    any). A text's base is the policy's previous text; a snapshot's are its own capture's text
+    (most of a page's words) and the policy's previous snapshot (its markup), which stores a
+    small edit in tens of bytes and a new snapshot in a fraction of its plain zstd size."""
 
     __tablename__ = "blob"
     __table_args__ = (UniqueConstraint("kind", "sha256"),)
@@ -103,8 +106,11 @@ class Blob(Base):
     size: Mapped[int] = mapped_column(Integer)  # uncompressed bytes
     codec: Mapped[str] = mapped_column(String(16))  # "zstd" | "zstd-dict"
     base_id: Mapped[int | None] = mapped_column(ForeignKey("blob.id"))
-    depth: Mapped[int] = mapped_column(Integer, default=0)  # length of the dictionary chain
+    depth: Mapped[int] = mapped_column(Integer, default=0)  # length of the base_id chain
     data: Mapped[bytes] = mapped_column(LargeBinary)
+    # a blob id, not a declared foreign key: SQLite cannot add one to a table that other tables
+    # reference without rebuilding it (a read of a missing base is a named StorageError anyway)
+    extra_base_id: Mapped[int | None] = mapped_column(Integer)
 
 
 class Capture(Base):
@@ -191,15 +197,20 @@ class Change(Base):
 
 
 class Clause(Base):
-    """An added or removed sentence of a change, with its category and extracted values."""
+    """The added (op 1) or removed (op -1) sentences of a change in one category, packed
+    (``storage.clauses``): where each sentence is in the new (added) or old (removed) version's
+    text, and the values found in it. A row written before migration 0003 that could not be
+    converted holds one sentence verbatim in ``sentence`` and ``values`` instead."""
 
     __tablename__ = "clause"
     id: Mapped[int] = mapped_column(primary_key=True)
     change_id: Mapped[int] = mapped_column(ForeignKey("change.id", ondelete="CASCADE"), index=True)
     op: Mapped[int] = mapped_column(Integer)
     category: Mapped[str] = mapped_column(String(64), index=True)
-    sentence: Mapped[str] = mapped_column(Text)
-    values: Mapped[dict[str, Any]] = mapped_column(default=dict)
+    count: Mapped[int] = mapped_column(Integer, default=1)  # sentences in the row
+    packed: Mapped[bytes | None] = mapped_column(LargeBinary)
+    sentence: Mapped[str | None] = mapped_column(Text)
+    values: Mapped[dict[str, Any] | None] = mapped_column(JSON)
 
 
 class CrawlRun(Base):

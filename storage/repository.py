@@ -15,13 +15,15 @@ from dataclasses import dataclass, field
 from datetime import date, datetime
 from typing import Any, Protocol
 
-from sqlalchemy import delete, func, select, update
+from sqlalchemy import delete, func, insert, select, update
 from sqlalchemy.engine import Engine
 from sqlalchemy.exc import OperationalError, SQLAlchemyError
 from sqlalchemy.orm import Session, sessionmaker
 
 from diffing.records import CaptureRef, ChangeAnalysis, Document, TextDiff
+from diffing.records import Clause as AnalysedClause
 from storage import blobs
+from storage import clauses as packing
 from storage.db import StorageError
 from storage.keys import check_url, site_of, urlkey
 from storage.models import (
@@ -37,6 +39,7 @@ from storage.models import (
 )
 
 OK_STATES = ("fetched", "duplicate")
+_WRITTEN_BLOBS = "policytrail_written_blobs"  # Session.info key: blobs written, not committed
 
 
 class Analyser(Protocol):
@@ -91,6 +94,8 @@ class FetchResult:
     redirect_to: str | None = None
     error: str | None = None
     run_id: int | None = None
+    redirect_chain: list[dict[str, Any]] | None = None  # archived redirects followed
+    leaves_policy: bool = False  # the redirect chain ends somewhere that is not the policy
 
 
 @dataclass(slots=True)
@@ -179,6 +184,90 @@ def compact_ops(ops: Iterable[tuple[int, str]]) -> list[list[int | str]]:
     return [[op, text] if op == 1 else [op, len(text)] for op, text in ops]
 
 
+def run_lengths(ops: Iterable[tuple[int, str]]) -> dict[str, Any]:
+    """Diff ops as stored (format 2): ``{"format": 2, "runs": [op, length, op, length...]}``.
+    Every op's text is a run of the old (equal, deleted) or new (inserted) text, both stored
+    anyway, so a diff costs a few bytes per edit however much text it moves."""
+    runs: list[int] = []
+    for op, text in ops:
+        runs += [op, len(text)]
+    return {"format": 2, "runs": runs}
+
+
+def expand_runs(stored: Any, old: str, new: str) -> list[tuple[int, str]]:
+    """The ops of :func:`run_lengths` (or of :func:`compact_ops`, stored before format 2)."""
+    if not isinstance(stored, dict):
+        return expand_ops(stored, old)
+    runs = stored.get("runs")
+    if stored.get("format") != 2 or not isinstance(runs, list) or len(runs) % 2:
+        raise StorageError("corrupt database: stored diff has an unknown format")
+    ops: list[tuple[int, str]] = []
+    i = j = 0
+    for k in range(0, len(runs), 2):
+        op, n = int(runs[k]), int(runs[k + 1])
+        if op not in (-1, 0, 1) or n < 0:
+            raise StorageError("corrupt database: stored diff has an impossible run")
+        if op == 1:
+            ops.append((1, new[j : j + n]))
+            j += n
+        else:
+            ops.append((op, old[i : i + n]))
+            i += n
+            if op == 0:
+                j += n
+    if i != len(old) or j != len(new):
+        raise StorageError("corrupt database: stored diff does not match its versions")
+    return ops
+
+
+def clause_rows(
+    change_id: int, found: Sequence[AnalysedClause], old: str, new: str
+) -> list[list[dict[str, Any]]]:
+    """Clause rows for a change, in batches of rows with the same columns: one row per
+    (op, category), sentences as spans (storage.clauses).
+    A clause that comes without its span is looked up in its text; one that is not there
+    (an analyser that rewords sentences) is stored verbatim."""
+    groups: dict[tuple[int, str], list[packing.SpanClause]] = {}
+    verbatim: list[dict[str, Any]] = []
+    for op in (-1, 1):
+        text = old if op == -1 else new
+        mine = [c for c in found if c.op == op]
+        spans: list[tuple[int, int]] | None = [(c.start, c.end) for c in mine]
+        if any(
+            c.start < 0 or text[c.start : c.end] != c.sentence or (k and c.start < mine[k - 1].end)
+            for k, c in enumerate(mine)
+        ):
+            spans = packing.locate(text, [c.sentence for c in mine])
+        if spans is None:
+            verbatim += [
+                {
+                    "change_id": change_id,
+                    "op": op,
+                    "category": c.category,
+                    "count": 1,
+                    "sentence": c.sentence,
+                    "values": dict(c.values),
+                }
+                for c in mine
+            ]
+            continue
+        for c, (start, end) in zip(mine, spans, strict=True):
+            groups.setdefault((op, c.category), []).append(
+                packing.SpanClause(op, c.category, start, end, dict(c.values))
+            )
+    packed = [
+        {
+            "change_id": change_id,
+            "op": op,
+            "category": category,
+            "count": len(items),
+            "packed": packing.pack(items),
+        }
+        for (op, category), items in groups.items()
+    ]
+    return [rows for rows in (packed, verbatim) if rows]
+
+
 def expand_ops(stored: Sequence[Sequence[int | str]], old: str) -> list[tuple[int, str]]:
     ops: list[tuple[int, str]] = []
     pos = 0
@@ -209,6 +298,8 @@ class Store:
         try:
             yield session
             session.commit()
+            for blob_id, data in session.info.pop(_WRITTEN_BLOBS, {}).items():
+                self._cache_blob(blob_id, data)
         except OperationalError as exc:
             session.rollback()
             raise StorageError(
@@ -225,9 +316,12 @@ class Store:
 
     # ------------------------------------------------------------------ policies and URLs
 
-    def track(self, urls: Iterable[str], archive: str = "") -> list[TrackedUrl]:
+    def track(
+        self, urls: Iterable[str], archive: str = "", policy_id: int | None = None
+    ) -> list[TrackedUrl]:
         """Register URLs (idempotent). URLs with the same urlkey, or already linked to a policy,
-        share one policy."""
+        share one policy. With ``policy_id``, new URLs join that policy (a policy that moved
+        keeps one identity); URLs already tracked stay where they are."""
         out: list[TrackedUrl] = []
         with self._tx() as s:
             for raw in urls:
@@ -242,6 +336,11 @@ class Store:
                         )
                         s.add(row)
                         s.flush()
+                joins = policy_id is not None and s.get(Policy, policy_id) is not None
+                if row is None and joins:
+                    row = PolicyUrl(policy_id=policy_id, url=url, urlkey=key, archive=archive)
+                    s.add(row)
+                    s.flush()
                 if row is None:
                     policy = s.scalar(select(Policy).where(Policy.key == key))
                     if policy is None:
@@ -324,13 +423,15 @@ class Store:
             )
             if existing is not None and existing.state != "failed":
                 return existing.id  # already stored by an earlier (interrupted) run
-            snapshot_id = None
-            if result.body is not None:
-                snapshot_id = self._put_blob(s, "snapshot", result.body, result.policy_id)
             doc = result.document
             text_id = None
             if doc is not None:
                 text_id = self._put_blob(s, "text", doc.text.encode("utf-8"), result.policy_id)
+            snapshot_id = None
+            if result.body is not None:  # compressed against its text (see storage.blobs)
+                snapshot_id = self._put_blob(
+                    s, "snapshot", result.body, result.policy_id, extra_base_id=text_id
+                )
             values: dict[str, Any] = dict(
                 **_row_columns(ref),
                 policy_id=result.policy_id,
@@ -347,6 +448,8 @@ class Store:
                 language=doc.language if doc else "",
                 normaliser_version=doc.normaliser_version if doc else "",
                 redirect_to=result.redirect_to,
+                redirect_chain=result.redirect_chain,
+                leaves_policy=result.leaves_policy,
                 error=result.error,
                 run_id=result.run_id,
             )
@@ -460,7 +563,17 @@ class Store:
 
     # ------------------------------------------------------------------ blobs
 
-    def _put_blob(self, s: Session, kind: str, data: bytes, policy_id: int | None) -> int:
+    def _put_blob(
+        self,
+        s: Session,
+        kind: str,
+        data: bytes,
+        policy_id: int | None,
+        *,
+        extra_base_id: int | None = None,
+    ) -> int:
+        """Store ``data`` once (content-addressed), compressed against the policy's previous
+        blob of the same kind and, if given, the blob ``extra_base_id`` (see ``Blob``)."""
         digest = blobs.sha256(data)
         found = s.scalar(select(Blob.id).where(Blob.kind == kind, Blob.sha256 == digest))
         if found is not None:
@@ -474,9 +587,10 @@ class Store:
                     base, base_depth = self._read_blob(s, base_id), depth + 1
                 else:
                     base_id = None
-        packed = blobs.pack(data, base)
+        prefix = self._read_blob(s, extra_base_id) if extra_base_id is not None else None
+        packed = blobs.pack(data, base, prefix)
         if packed.codec != "zstd-dict":
-            base_id, base_depth = None, 0
+            base_id, base_depth, extra_base_id = None, 0, None
         blob = Blob(
             kind=kind,
             sha256=digest,
@@ -485,10 +599,20 @@ class Store:
             base_id=base_id,
             depth=base_depth,
             data=packed.data,
+            extra_base_id=extra_base_id,
         )
         s.add(blob)
         s.flush()
+        # the next blob of this policy uses it as its base: no need to read it back. Kept with
+        # the session until it commits (a rolled-back id may be given to another blob).
+        s.info.setdefault(_WRITTEN_BLOBS, {})[blob.id] = data
         return blob.id
+
+    def _cache_blob(self, blob_id: int, data: bytes) -> None:
+        self._blob_cache[blob_id] = data
+        self._blob_cache.move_to_end(blob_id)
+        while len(self._blob_cache) > 64:
+            self._blob_cache.popitem(last=False)
 
     def _latest_blob_of_policy(self, s: Session, kind: str, policy_id: int) -> int | None:
         column = Capture.snapshot_id if kind == "snapshot" else Capture.text_id
@@ -504,21 +628,28 @@ class Store:
         if cached is not None:
             self._blob_cache.move_to_end(blob_id)
             return cached
-        row = s.get(Blob, blob_id)
+        written = s.info.get(_WRITTEN_BLOBS)
+        if written and blob_id in written:
+            data: bytes = written[blob_id]
+            return data
+        row = s.execute(
+            select(Blob.codec, Blob.data, Blob.base_id, Blob.extra_base_id, Blob.sha256).where(
+                Blob.id == blob_id
+            )
+        ).first()
         if row is None:
             raise StorageError(f"corrupt database: blob {blob_id} is missing")
         base = self._read_blob(s, row.base_id) if row.base_id is not None else None
+        prefix = self._read_blob(s, row.extra_base_id) if row.extra_base_id is not None else None
         try:
-            data = blobs.unpack(row.codec, row.data, base)
+            data = blobs.unpack(row.codec, row.data, base, prefix)
         except Exception as exc:  # zstd raises its own error type
             raise StorageError(
                 f"corrupt database: blob {blob_id} cannot be decoded ({exc})"
             ) from None
         if blobs.sha256(data) != row.sha256:
             raise StorageError(f"corrupt database: blob {blob_id} fails its checksum")
-        self._blob_cache[blob_id] = data
-        while len(self._blob_cache) > 64:
-            self._blob_cache.popitem(last=False)
+        self._cache_blob(blob_id, data)
         return data
 
     def read_blob(self, blob_id: int) -> bytes:
@@ -638,10 +769,9 @@ class Store:
                 if versions:
                     prev = versions[-1]
                     history = [text_of(h.text_id) for h in versions[-1 - window : -1]]
-                    diff, analysis = analyser.compare(text_of(prev.text_id), new_text, history)
-                    ops_json = json.dumps(
-                        compact_ops(diff.ops), ensure_ascii=False, separators=(",", ":")
-                    )
+                    old_text = text_of(prev.text_id)
+                    diff, analysis = analyser.compare(old_text, new_text, history)
+                    ops_json = json.dumps(run_lengths(diff.ops), separators=(",", ":"))
                     ops_id = self._put_blob(s, "ops", ops_json.encode("utf-8"), None)
                     ch = Change(
                         policy_id=policy_id,
@@ -661,16 +791,8 @@ class Store:
                     )
                     s.add(ch)
                     s.flush()
-                    for c in analysis.clauses:
-                        s.add(
-                            Clause(
-                                change_id=ch.id,
-                                op=c.op,
-                                category=c.category,
-                                sentence=c.sentence,
-                                values=dict(c.values),
-                            )
-                        )
+                    for batch in clause_rows(ch.id, analysis.clauses, old_text, new_text):
+                        s.execute(insert(Clause), batch)
                     result.changes_added += 1
                 versions.append(v)
             s.execute(update(Policy).where(Policy.id == policy_id).values(needs_rebuild=False))
@@ -678,12 +800,31 @@ class Store:
 
     # ------------------------------------------------------------------ runs
 
-    def start_run(self, archive: str, args: dict[str, Any]) -> int:
+    def start_run(self, archive: str, args: dict[str, Any], kind: str = "crawl") -> int:
+        """A new run row owned by this process (host, pid), with a first heartbeat."""
+        import os
+        import socket
+
         with self._tx() as s:
-            run = CrawlRun(archive=archive, args=args)
+            run = CrawlRun(
+                archive=archive,
+                args=args,
+                kind=kind,
+                host=socket.gethostname(),
+                pid=os.getpid(),
+                heartbeat_at=utcnow(),
+            )
             s.add(run)
             s.flush()
             return run.id
+
+    def heartbeat_run(self, run_id: int, kind: str | None = None) -> None:
+        """The run's owner is alive (and, with ``kind``, says what kind of run it is)."""
+        values: dict[str, Any] = {"heartbeat_at": utcnow()}
+        if kind is not None:
+            values["kind"] = kind
+        with self._tx() as s:
+            s.execute(update(CrawlRun).where(CrawlRun.id == run_id).values(**values))
 
     def finish_run(
         self, run_id: int, status: str, stats: dict[str, Any], error: str | None = None
@@ -693,9 +834,12 @@ class Store:
             if run is not None:
                 run.finished_at, run.status, run.stats, run.error = utcnow(), status, stats, error
 
-    def runs(self, limit: int = 20) -> list[CrawlRun]:
+    def runs(self, limit: int = 20, status: str | None = None) -> list[CrawlRun]:
         with self._tx() as s:
-            return list(s.scalars(select(CrawlRun).order_by(CrawlRun.id.desc()).limit(limit)))
+            q = select(CrawlRun).order_by(CrawlRun.id.desc()).limit(limit)
+            if status is not None:
+                q = q.where(CrawlRun.status == status)
+            return list(s.scalars(q))
 
     # ------------------------------------------------------------------ reads
 
@@ -743,16 +887,20 @@ class Store:
     def change_ops(self, to_version_id: int) -> list[tuple[int, str]] | None:
         """The stored diff ops of the change that led to this version (None for the first)."""
         with self._tx() as s:
+            fv = Version.__table__.alias("fv")
+            tv = Version.__table__.alias("tv")
             row = s.execute(
-                select(Change.ops_id, Version.text_id)
-                .join(Version, Version.id == Change.from_version_id)
+                select(Change.ops_id, fv.c.text_id, tv.c.text_id)
+                .join(fv, fv.c.id == Change.from_version_id)
+                .join(tv, tv.c.id == Change.to_version_id)
                 .where(Change.to_version_id == to_version_id)
             ).first()
             if row is None:
                 return None
-            ops_id, old_text_id = row
+            ops_id, old_text_id, new_text_id = row
             old = self._read_blob(s, old_text_id).decode("utf-8")
-            return expand_ops(json.loads(self._read_blob(s, ops_id)), old)
+            new = self._read_blob(s, new_text_id).decode("utf-8")
+            return expand_runs(json.loads(self._read_blob(s, ops_id)), old, new)
 
     def changes(
         self,
@@ -764,7 +912,7 @@ class Store:
             fv = Version.__table__.alias("fv")
             tv = Version.__table__.alias("tv")
             q = (
-                select(Change, fv.c.seq, tv.c.seq, Policy.url)
+                select(Change, fv.c.seq, tv.c.seq, Policy.url, fv.c.text_id, tv.c.text_id)
                 .join(fv, fv.c.id == Change.from_version_id)
                 .join(tv, tv.c.id == Change.to_version_id)
                 .join(Policy, Policy.id == Change.policy_id)
@@ -779,20 +927,8 @@ class Store:
                     Change.id.in_(select(Clause.change_id).where(Clause.category == category))
                 )
             rows = s.execute(q).all()
-            ids = [c.id for c, *_ in rows]
-            clauses: dict[int, list[dict[str, Any]]] = {}
-            if ids:
-                for cl in s.scalars(
-                    select(Clause).where(Clause.change_id.in_(ids)).order_by(Clause.id)
-                ):
-                    clauses.setdefault(cl.change_id, []).append(
-                        {
-                            "op": cl.op,
-                            "category": cl.category,
-                            "sentence": cl.sentence,
-                            "values": cl.values,
-                        }
-                    )
+            texts = {c.id: (old_id, new_id) for c, _f, _t, _u, old_id, new_id in rows}
+            clauses = self._clauses(s, texts)
             return [
                 ChangeRow(
                     c.id,
@@ -811,8 +947,56 @@ class Store:
                     c.not_after,
                     clauses.get(c.id, []),
                 )
-                for c, fseq, tseq, purl in rows
+                for c, fseq, tseq, purl, _old_id, _new_id in rows
             ]
+
+    def _clauses(
+        self, s: Session, texts: dict[int, tuple[int, int]]
+    ) -> dict[int, list[dict[str, Any]]]:
+        """Change id -> its clauses as dicts (op, category, sentence, values): removed ones
+        first, then added ones, each in text order. ``texts``: change id -> (old, new) text
+        blob ids."""
+        out: dict[int, list[dict[str, Any]]] = {}
+        if not texts:
+            return out
+        found: dict[int, list[tuple[int, int, int, dict[str, Any]]]] = {}
+        decoded: dict[int, str] = {}
+        ids = list(texts)
+        for chunk in (ids[k : k + 500] for k in range(0, len(ids), 500)):
+            for cl in s.scalars(
+                select(Clause).where(Clause.change_id.in_(chunk)).order_by(Clause.id)
+            ):
+                items = found.setdefault(cl.change_id, [])
+                if cl.packed is None:  # one sentence verbatim: rows of one op are all verbatim
+                    entry = {
+                        "op": cl.op,
+                        "category": cl.category,
+                        "sentence": cl.sentence or "",
+                        "values": cl.values or {},
+                    }
+                    items.append((cl.op, cl.id, len(items), entry))
+                    continue
+                text_id = texts[cl.change_id][0 if cl.op == -1 else 1]
+                if text_id not in decoded:
+                    decoded[text_id] = self._read_blob(s, text_id).decode("utf-8")
+                text = decoded[text_id]
+                try:
+                    spans = packing.unpack(cl.packed, cl.op, cl.category, len(text))
+                except packing.ClauseFormatError as exc:
+                    raise StorageError(f"corrupt database: clause row {cl.id}: {exc}") from None
+                for c in spans:
+                    entry = {
+                        "op": c.op,
+                        "category": c.category,
+                        "sentence": text[c.start : c.end],
+                        "values": c.values,
+                    }
+                    items.append((c.op, c.start, len(items), entry))
+        for change_id, items in found.items():
+            # removed first; then by place in the text (packed) or row order (verbatim)
+            items.sort(key=lambda item: (item[0] != -1, item[1], item[2]))
+            out[change_id] = [d for *_key, d in items]
+        return out
 
     def summaries(self) -> list[PolicySummary]:
         with self._tx() as s:

@@ -2,18 +2,21 @@
 
 from __future__ import annotations
 
+import json
 from collections.abc import Iterator, Sequence
-from datetime import date
+from datetime import UTC, date, datetime
 from pathlib import Path
+from typing import Any
 
 import pytest
 from alembic import command
+from sqlalchemy import select
 
 from diffing.records import CaptureRef, ChangeAnalysis, ChangeKind, DiffStats, Document, TextDiff
 from storage import StorageError, Store, open_store
-from storage.blobs import pack, unpack
+from storage.blobs import pack, sha256, unpack
 from storage.db import alembic_config
-from storage.repository import FetchResult, compact_ops, expand_ops
+from storage.repository import FetchResult, compact_ops, expand_ops, expand_runs, run_lengths
 
 
 class FakeAnalyser:
@@ -262,3 +265,293 @@ def test_locked_database_is_a_clear_error_and_loses_nothing(
     save(store, t.policy_id, t.url_id, "20200201000000", "B")  # works once the lock is gone
     assert store.counts()["captures"] == before["captures"] + 1
     store.close()
+
+
+# --- compact storage (migration 0003) ------------------------------------------------------
+
+
+def test_snapshot_is_compressed_against_its_own_text(store: Store) -> None:
+    from storage.models import Blob
+
+    words = " ".join(f"clause{i} about data sharing and retention" for i in range(400))
+    body = f"<html><body><h1>Privacy</h1><p>{words}</p></body></html>".encode()
+    t = store.track(["https://a.org/privacy"])[0]
+    ref = CaptureRef("https://a.org/privacy", "20200101000000", "D1", 200)
+    store.save_fetch(
+        FetchResult(t.policy_id, t.url_id, ref, "a", "fetched", body=body, document=doc(words))
+    )
+    with store.engine.connect() as conn:
+        rows = {
+            kind: (bid, extra, codec, len(data))
+            for kind, bid, extra, codec, data in conn.execute(
+                select(Blob.kind, Blob.id, Blob.extra_base_id, Blob.codec, Blob.data)
+            )
+        }
+    snap_id, extra, codec, packed = rows["snapshot"]
+    assert (extra, codec) == (rows["text"][0], "zstd-dict")
+    assert packed < len(pack(body).data) / 2  # the words come from the text
+    store._blob_cache.clear()
+    assert store.read_blob(snap_id) == body
+
+
+def test_rolled_back_blob_is_never_read_back(store: Store) -> None:
+    """A blob written by a transaction that rolls back is not cached: its id may be reused."""
+    t = store.track(["https://a.org/privacy"])[0]
+    save(store, t.policy_id, t.url_id, "20200101000000", "A")
+    bad = FetchResult(
+        t.policy_id,
+        999999,  # no such URL: the capture insert fails after the blobs were written
+        CaptureRef("https://a.org/privacy", "20200201000000", "X", 200),
+        "http://archive",
+        "fetched",
+        body=b"rolled back body",
+        document=doc("rolled back text"),
+    )
+    with pytest.raises(Exception):  # noqa: B017 - foreign key violation
+        store.save_fetch(bad)
+    save(store, t.policy_id, t.url_id, "20200301000000", "C text")
+    text_id = store.stored_contents(t.policy_id)["D20200301000000"].text_id
+    assert text_id is not None
+    assert store.read_text(text_id) == "C text"
+
+
+def test_ops_are_stored_as_run_lengths() -> None:
+    old, new = "abc def ghi", "abc xyz ghi"
+    ops = [(0, "abc "), (-1, "def"), (1, "xyz"), (0, " ghi")]
+    stored = run_lengths(ops)
+    assert stored == {"format": 2, "runs": [0, 4, -1, 3, 1, 3, 0, 4]}
+    assert expand_runs(stored, old, new) == ops
+    assert expand_runs(compact_ops(ops), old, new) == ops  # stored before format 2
+    with pytest.raises(StorageError, match="corrupt"):
+        expand_runs(stored, old, new + "!")
+    with pytest.raises(StorageError, match="corrupt"):
+        expand_runs({"format": 2, "runs": [0, -4]}, old, new)
+
+
+def _seed_text(prefix: str) -> str:
+    from tests.conftest import SHARED
+
+    found = sorted((SHARED / "seeds").glob(f"{prefix}_*.txt"))
+    if not found:
+        pytest.fail(f"shared test data missing: seed {prefix} in {SHARED / 'seeds'}")
+    return found[0].read_text(encoding="utf-8")
+
+
+def test_clauses_are_stored_as_spans_and_read_back_whole(store: Store) -> None:
+    from diffing.analysis import TextAnalyser
+    from storage.models import Clause
+
+    old = _seed_text("003")
+    paragraphs = old.split("\n\n")
+    new = "\n\n".join(
+        [
+            *paragraphs[:3],
+            "We may share your information with our advertising partners and Google Analytics.",
+            *paragraphs[4:],
+        ]
+    )
+    t = store.track(["https://a.org/privacy"])[0]
+    save(store, t.policy_id, t.url_id, "20200101000000", old)
+    save(store, t.policy_id, t.url_id, "20200201000000", new)
+    store.rebuild_versions(t.policy_id, TextAnalyser())
+    _, analysis = TextAnalyser().compare(old, new)
+    expected = [
+        {"op": c.op, "category": c.category, "sentence": c.sentence, "values": c.values}
+        for c in analysis.clauses
+    ]
+    assert len(expected) >= 2 and any(c["op"] == -1 for c in expected)
+    (change,) = store.changes(t.policy_id)
+    assert change.clauses == expected
+    assert "new-sharing-clause" in change.flags
+    (sharing,) = store.changes(t.policy_id, category="Third Party Sharing/Collection")
+    assert sharing.id == change.id
+    with store.engine.connect() as conn:
+        rows = conn.execute(select(Clause.op, Clause.category, Clause.sentence)).all()
+    assert len(rows) == len({(c["op"], c["category"]) for c in expected})
+    assert all(sentence is None for _, _, sentence in rows)  # no sentence stored twice
+    vs = store.versions(t.policy_id)
+    ops = store.change_ops(vs[1].id)
+    assert ops is not None
+    assert "".join(x for op, x in ops if op <= 0) == old
+    assert "".join(x for op, x in ops if op >= 0) == new
+
+
+def test_migration_0003_packs_old_clause_rows_and_unpacks_them_again(db_url: str) -> None:
+    """Rows written by 0002 (one sentence verbatim each) are packed as spans on upgrade and
+    written out again on downgrade; nothing is lost either way."""
+    import sqlalchemy as sa
+    import zstandard
+
+    from storage.db import make_engine
+
+    engine = make_engine(db_url)
+    cfg = alembic_config(engine)
+    with engine.begin() as conn:
+        cfg.attributes["connection"] = conn
+        command.upgrade(cfg, "0002")
+    old_text = "We collect your e-mail address. We never sell it.\nContact privacy@a.org."
+    new_text = "We collect your e-mail address. We share it with advertisers.\nContact us."
+    z = zstandard.ZstdCompressor()
+    base_dict = zstandard.ZstdCompressionDict(
+        old_text.encode(), dict_type=zstandard.DICT_TYPE_RAWCONTENT
+    )
+    legacy = [  # (op, category, sentence, values) in the order 0002 wrote them
+        (-1, "Third Party Sharing/Collection", "We never sell it.", {"sale": ["no-sale"]}),
+        (-1, "Other", "Contact privacy@a.org.", {"emails": ["privacy@a.org"]}),
+        (1, "Third Party Sharing/Collection", "We share it with advertisers.", {}),
+        (1, "Other", "Contact us.", {}),
+        (1, "Other", "A sentence that is in neither text.", {}),
+    ]
+    md = sa.MetaData()
+    tables = {
+        name: sa.Table(name, md, autoload_with=engine)
+        for name in ("blob", "policy", "policy_url", "capture", "version", "change", "clause")
+    }
+    when = datetime(2020, 1, 1, tzinfo=UTC)
+    with engine.begin() as conn:
+
+        def put(table: str, **values: object) -> int:
+            result = conn.execute(tables[table].insert().values(**values))
+            key = result.inserted_primary_key
+            assert key is not None
+            return int(key[0])
+
+        blob = dict(kind="text", size=0, depth=0)
+        old_id = put(
+            "blob",
+            sha256=sha256(old_text.encode()),
+            codec="zstd",
+            data=z.compress(old_text.encode()),
+            **blob,
+        )
+        new_id = put(  # against the old text, as 0002 stored a policy's next text
+            "blob",
+            sha256=sha256(new_text.encode()),
+            codec="zstd-dict",
+            base_id=old_id,
+            data=zstandard.ZstdCompressor(dict_data=base_dict).compress(new_text.encode()),
+            **blob,
+        )
+        ops_id = put("blob", sha256=sha256(b"[]"), codec="zstd", data=z.compress(b"[]"), **blob)
+        pid = put(
+            "policy",
+            key="k",
+            url="https://a.org/p",
+            site="a.org",
+            created_at=when,
+            needs_rebuild=False,
+        )
+        uid = put("policy_url", policy_id=pid, url="https://a.org/p", urlkey="k", added_at=when)
+        cap = dict(
+            policy_id=pid,
+            url_id=uid,
+            captured_at=when,
+            original_url="u",
+            mimetype="",
+            digest="",
+            archive="",
+            state="fetched",
+            content_type="",
+            verdict_reason="",
+            title="",
+            language="",
+            normaliser_version="",
+            leaves_policy=False,
+        )
+        c1 = put("capture", timestamp="20200101000000", **cap)
+        c2 = put("capture", timestamp="20200201000000", **cap)
+        ver = dict(policy_id=pid, chars=0, title="", first_seen=when, last_seen=when)
+        v1 = put(
+            "version",
+            seq=1,
+            text_id=old_id,
+            text_hash="a",
+            first_capture_id=c1,
+            last_capture_id=c1,
+            **ver,
+        )
+        v2 = put(
+            "version",
+            seq=2,
+            text_id=new_id,
+            text_hash="b",
+            first_capture_id=c2,
+            last_capture_id=c2,
+            **ver,
+        )
+        change_id = put(
+            "change",
+            policy_id=pid,
+            from_version_id=v1,
+            to_version_id=v2,
+            kind="substantive",
+            words_added=1,
+            words_removed=1,
+            similarity=0.5,
+            ops_id=ops_id,
+            diff_params={},
+            flags=[],
+            not_before=when,
+            not_after=when,
+        )
+        for op, category, sentence, values in legacy:
+            put(
+                "clause",
+                change_id=change_id,
+                op=op,
+                category=category,
+                sentence=sentence,
+                values=values,
+            )
+    engine.dispose()
+
+    def as_dicts(rows: list[tuple[int, str, str, dict[str, list[str]]]]) -> list[dict[str, Any]]:
+        return [dict(op=o, category=c, sentence=s, values=v) for o, c, s, v in rows]
+
+    store = open_store(db_url)  # upgrades to 0003
+    (change,) = store.changes()
+    assert change.clauses == as_dicts(legacy)
+    with store.engine.connect() as conn:
+        rows = conn.exec_driver_sql("SELECT op, packed IS NULL, sentence FROM clause").all()
+    # the removed sentences are found in the old text: packed, one row per category; one added
+    # sentence is in no text, so the added ones stay as they were
+    assert sorted((op, bool(v), s or "") for op, v, s in rows) == [
+        (-1, False, ""),
+        (-1, False, ""),
+        (1, True, "A sentence that is in neither text."),
+        (1, True, "Contact us."),
+        (1, True, "We share it with advertisers."),
+    ]
+    # a snapshot stored from now on is compressed against its text (a second base)
+    t = store.track(["https://a.org/p"])[0]
+    body = f"<html><body><p>{old_text}</p></body></html>".encode()
+    ref = CaptureRef("https://a.org/p", "20200301000000", "D3", 200)
+    store.save_fetch(
+        FetchResult(t.policy_id, t.url_id, ref, "a", "fetched", body=body, document=doc(old_text))
+    )
+    store.close()
+
+    engine = make_engine(db_url)
+    with engine.begin() as conn:
+        cfg.attributes["connection"] = conn
+        command.downgrade(cfg, "0002")
+    with engine.connect() as conn:
+        back = conn.execute(
+            sa.select(
+                tables["clause"].c.op,
+                tables["clause"].c.category,
+                tables["clause"].c.sentence,
+                tables["clause"].c["values"],
+            ).order_by(tables["clause"].c.id)
+        ).all()
+        snapshot = conn.execute(
+            sa.select(tables["blob"].c.codec, tables["blob"].c.data).where(
+                tables["blob"].c.kind == "snapshot"
+            )
+        ).one()
+    engine.dispose()
+    assert snapshot[0] == "zstd"  # repacked alone: 0002 knows one base only
+    assert zstandard.ZstdDecompressor().decompress(snapshot[1]) == body
+    assert sorted(tuple(json.dumps(x) for x in r) for r in back) == sorted(
+        tuple(json.dumps(x) for x in r) for r in legacy
+    )

@@ -1,0 +1,334 @@
+"""Sound literal prefilters for regular expressions: skip a regex search that cannot succeed.
+
+The classifier runs ~40 patterns over every changed sentence and the stated-date finder scans
+whole policies; most searches find nothing. Here a pattern's parse tree gives
+
+* :func:`required_literals`: strings one of which every match contains, so a sentence whose
+  :func:`fold` contains none of them needs no search at all;
+* :func:`head_literals`: strings one of which every match starts with, so a long text is only
+  tried where one occurs (:func:`finditer`), instead of at every character.
+
+Both are *necessary* conditions derived from the pattern itself, so using them never changes a
+result, only skips work: a literal in the pattern matches a character of the text only if their
+folds are equal (:func:`fold` reproduces ``re.IGNORECASE``'s notion of equal characters; the
+tests check it against ``re`` for every code point). Anything the derivation does not understand
+yields ``None``: no prefilter, the pattern always runs. The parse tree comes from the standard
+library's own parser (``re._parser``); without it there are no prefilters either.
+"""
+
+from __future__ import annotations
+
+import importlib
+import re
+from collections.abc import Iterable, Iterator
+from typing import Any
+
+try:  # the regex parser and case tables of CPython's ``re`` (3.11+)
+    _parser: Any = importlib.import_module("re._parser")
+    _c: Any = importlib.import_module("re._constants")
+    _extra_cases: dict[int, tuple[int, ...]] = importlib.import_module("re._casefix")._EXTRA_CASES
+except (ImportError, AttributeError):  # pragma: no cover - another Python implementation
+    _parser = _c = None
+    _extra_cases = {}
+
+MAX_SET = 64  # the most alternative strings a derived set may hold
+MAX_BRANCH_SET = 256  # ... when they come from one alternation (a table of names)
+
+
+def _fix_table() -> dict[int, int]:
+    # characters that re.IGNORECASE treats as equal although their lower cases differ
+    # (s / long s, the Greek sigmas, ...): all map to the smallest of their class
+    table: dict[int, int] = {}
+    for cp, others in _extra_cases.items():
+        rep = min((cp, *others))
+        for member in (cp, *others):
+            if member != rep:
+                table[member] = rep
+    return table
+
+
+_FIX = _fix_table()
+_FIX_RE = re.compile("[" + re.escape("".join(map(chr, sorted(_FIX)))) + "]") if _FIX else None
+_DOTTED_CAPITAL_I = "\u0130"  # the one character whose str.lower() is two characters long
+
+
+def fold(text: str) -> str:
+    """``text`` with every character replaced by a representative of its ``re.IGNORECASE``
+    class. Same length as ``text``, so positions carry over."""
+    if text.isascii():
+        return text.lower()
+    if _DOTTED_CAPITAL_I in text:
+        text = text.replace(_DOTTED_CAPITAL_I, "i")
+    lowered = text.lower()
+    if _FIX_RE is not None and _FIX_RE.search(lowered):
+        return lowered.translate(_FIX)  # slow per-character mapping, rarely needed
+    return lowered
+
+
+def _cross(left: Iterable[str], right: Iterable[str], limit: int) -> set[str] | None:
+    out = {a + b for a in left for b in right}
+    return out if len(out) <= limit else None
+
+
+def _exact_seq(items: Iterable[tuple[Any, Any]]) -> set[str] | None:
+    """Every text the sequence can match, folded, if they are few (else None)."""
+    out: set[str] | None = {""}
+    for op, av in items:
+        e = _exact(op, av)
+        if e is None or out is None:
+            return None
+        out = _cross(out, e, MAX_SET)
+    return out
+
+
+def _exact(op: Any, av: Any) -> set[str] | None:
+    c = _c
+    if op is c.LITERAL:
+        return {fold(chr(av))}
+    if op is c.IN:
+        chars: set[str] = set()
+        for member_op, member in av:
+            if member_op is not c.LITERAL:
+                return None  # a range, a category, a negation
+            chars.add(fold(chr(member)))
+        return chars if len(chars) <= 16 else None
+    if op in (c.AT, c.ASSERT, c.ASSERT_NOT):
+        return {""}  # zero width
+    if op is c.SUBPATTERN:
+        return _exact_seq(av[-1])
+    if op is getattr(c, "ATOMIC_GROUP", None):
+        return _exact_seq(av)
+    if op is c.BRANCH:
+        out: set[str] = set()
+        for alt in av[1]:
+            e = _exact_seq(alt)
+            if e is None:
+                return None
+            out |= e
+        return out if len(out) <= MAX_SET else None
+    if op in _repeats():
+        lo, hi, sub = av
+        if hi > 3:
+            return None
+        body = _exact_seq(sub)
+        if body is None:
+            return None
+        total: set[str] = set()
+        power: set[str] | None = {""}
+        for k in range(hi + 1):
+            if power is None:
+                return None
+            if k >= lo:
+                total |= power
+            power = _cross(power, body, MAX_SET) if k < hi else power
+        return total if len(total) <= MAX_SET else None
+    return None
+
+
+def _repeats() -> tuple[Any, ...]:
+    c = _c
+    return tuple(
+        x for x in (c.MAX_REPEAT, c.MIN_REPEAT, getattr(c, "POSSESSIVE_REPEAT", None)) if x
+    )
+
+
+def _minimal(strings: set[str]) -> frozenset[str]:
+    """Drop strings that contain another one of the set: "contains one of" stays the same."""
+    ordered = sorted(strings, key=len)
+    kept: list[str] = []
+    for s in ordered:
+        if not any(k in s for k in kept):
+            kept.append(s)
+    return frozenset(kept)
+
+
+def _score(s: frozenset[str]) -> tuple[int, int]:
+    return (min(map(len, s)), -len(s))  # longer and fewer strings: more selective
+
+
+def _best(cnf: list[frozenset[str]]) -> frozenset[str] | None:
+    return max(cnf, key=_score) if cnf else None
+
+
+def _required_seq(items: Iterable[tuple[Any, Any]]) -> list[frozenset[str]]:
+    """Sets of folded strings such that every match contains one string of each set."""
+    cnf: list[frozenset[str]] = []
+
+    def close(run: set[str]) -> None:
+        if "" not in run:
+            cnf.append(_minimal(run))
+
+    run: set[str] = {""}
+    for op, av in items:
+        e = _exact(op, av)
+        if e is not None:
+            joined = _cross(run, e, MAX_SET)
+            if joined is not None:
+                run = joined
+                continue
+            close(run)
+            run = set(e)
+            continue
+        close(run)
+        run = {""}
+        cnf += _required(op, av)
+    close(run)
+    return cnf
+
+
+def _required(op: Any, av: Any) -> list[frozenset[str]]:
+    c = _c
+    if op is c.SUBPATTERN:
+        return _required_seq(av[-1])
+    if op is getattr(c, "ATOMIC_GROUP", None):
+        return _required_seq(av)
+    if op is c.BRANCH:
+        out: set[str] = set()
+        for alt in av[1]:
+            best = _best(_required_seq(alt))
+            if best is None:
+                return []
+            out |= best
+        return [_minimal(out)] if len(out) <= MAX_BRANCH_SET else []
+    if op in _repeats() and av[0] >= 1:
+        return _required_seq(av[2])
+    return []
+
+
+def _parse(pattern: re.Pattern[str]) -> list[tuple[Any, Any]] | None:
+    if _parser is None or not isinstance(pattern.pattern, str):
+        return None
+    if pattern.flags & (re.LOCALE | re.ASCII):
+        return None  # fold() models re's Unicode case rules only
+    try:
+        return list(_parser.parse(pattern.pattern, pattern.flags))
+    except Exception:  # pragma: no cover - a parser of another Python version
+        return None
+
+
+Literals = tuple[frozenset[str], ...]
+
+
+def required_literals(pattern: re.Pattern[str], most: int = 3) -> Literals | None:
+    """Sets of folded strings such that the fold of every match of ``pattern`` contains a
+    string of each set (the ``most`` most selective sets), or None when none is known."""
+    items = _parse(pattern)
+    if items is None:
+        return None
+    cnf = sorted(set(_required_seq(items)), key=_score, reverse=True)[:most]
+    return tuple(cnf) or None
+
+
+def may_match(literals: Literals | None, folded: str) -> bool:
+    """False only if no match is possible: ``folded`` (see :func:`fold`) lacks every string of
+    one of the sets."""
+    if literals is None:
+        return True
+    for alternatives in literals:  # plain loops: ~2x faster than all(any(...)) here
+        for lit in alternatives:
+            if lit in folded:
+                break
+        else:
+            return False
+    return True
+
+
+def _heads(items: list[tuple[Any, Any]], k: int, limit: int) -> set[str] | None:
+    """Folded strings of length <= k one of which every match of ``items`` starts with."""
+    if not items:
+        return {""}
+    c = _c
+    (op, av), rest = items[0], items[1:]
+    e = _exact(op, av)
+    if e is not None:
+        out: set[str] = set()
+        tails: set[str] | None = None
+        for s in e:
+            if len(s) >= k:
+                out.add(s[:k])
+                continue
+            if tails is None:
+                tails = _heads(rest, k, limit)
+            if tails is None:
+                out.add(s)  # the match starts with s, whatever follows
+            else:
+                out |= {(s + t)[:k] for t in tails}
+        return out if len(out) <= limit else None
+    if op is c.SUBPATTERN:
+        return _heads([*av[-1], *rest], k, limit)
+    if op is getattr(c, "ATOMIC_GROUP", None):
+        return _heads([*av, *rest], k, limit)
+    if op is c.BRANCH:
+        union: set[str] = set()
+        for alt in av[1]:
+            h = _heads([*alt, *rest], k, limit)
+            if h is None:
+                return None
+            union |= h
+        return union if len(union) <= limit else None
+    if op in _repeats():
+        lo, _hi, sub = av
+        first = _heads(list(sub), k, limit)
+        if first is None:
+            return None
+        if lo >= 1:
+            return first
+        skipped = _heads(rest, k, limit)
+        if skipped is None:
+            return None
+        both = first | skipped
+        return both if len(both) <= limit else None
+    return None
+
+
+def head_literals(pattern: re.Pattern[str], k: int = 4) -> frozenset[str] | None:
+    """Folded strings (at most ``k`` characters) one of which the fold of every match of
+    ``pattern`` starts with, or None when no such set is known (or it holds "")."""
+    items = _parse(pattern)
+    if items is None:
+        return None
+    found = _heads(items, k, MAX_BRANCH_SET)
+    if not found or "" in found:
+        return None
+    return _minimal_heads(found)
+
+
+def _minimal_heads(heads: set[str]) -> frozenset[str]:
+    """Drop heads that start with another head: "starts with one of" stays the same."""
+    kept: list[str] = []
+    for h in sorted(heads, key=len):
+        if not any(h.startswith(p) for p in kept):
+            kept.append(h)
+    return frozenset(kept)
+
+
+def candidate_starts(heads: frozenset[str], folded: str) -> list[int]:
+    """Sorted positions of ``folded`` where one of ``heads`` occurs."""
+    found: set[int] = set()
+    for h in heads:
+        i = folded.find(h)
+        while i >= 0:
+            found.add(i)
+            i = folded.find(h, i + 1)
+    return sorted(found)
+
+
+def finditer(
+    pattern: re.Pattern[str],
+    text: str,
+    heads: frozenset[str] | None,
+    folded: str | None = None,
+) -> Iterator[re.Match[str]]:
+    """The matches ``pattern.finditer(text)`` gives, tried only where a head occurs. The
+    pattern must not match the empty string (``head_literals`` is None for such a pattern)."""
+    if heads is None:
+        yield from pattern.finditer(text)
+        return
+    pos = 0
+    for start in candidate_starts(heads, fold(text) if folded is None else folded):
+        if start < pos:
+            continue
+        m = pattern.match(text, start)
+        if m is not None:
+            yield m
+            pos = m.end()
