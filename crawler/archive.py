@@ -28,6 +28,8 @@ from diffing.records import CaptureRef
 IA_BASE = "https://web.archive.org"
 IA_FIELDS = ("urlkey", "timestamp", "original", "mimetype", "statuscode", "digest", "length")
 _TS = re.compile(r"^\d{14}$")
+# Scrapy drops a request longer than URLLENGTH_LIMIT (2083) silently: leave room for the prefix
+MAX_URL_LENGTH = 2000
 _REPLAY_TAIL = re.compile(r"/(?P<ts>\d{4,14})(?:[a-z]{2}_)?/(?P<url>.+)$")
 
 
@@ -78,6 +80,8 @@ class Archive:
                 params.append(("matchType", query.match_type))
             if query.resume_key:
                 params.append(("resumeKey", query.resume_key))
+            if query.collapse:
+                params.append(("collapse", query.collapse))
         else:
             params = [("url", query.url), ("output", "json")]
             if query.match_type:
@@ -99,6 +103,9 @@ class CdxQuery:
     filters: tuple[str, ...] = ()
     limit: int = 10000
     resume_key: str | None = None
+    # IA only: one row per run of equal field prefixes, e.g. ``timestamp:4`` = the first capture
+    # of each year. pywb has no collapse: callers sample what it lists instead.
+    collapse: str | None = None
 
     def __post_init__(self) -> None:
         for name in ("from_ts", "to_ts"):
@@ -107,6 +114,8 @@ class CdxQuery:
                 raise ArchiveError(
                     f"{name.replace('_ts', '')} must be 4 to 14 digits, got {value!r}"
                 )
+        if self.collapse is not None and not re.fullmatch(r"[a-z]+(?::\d+)?", self.collapse):
+            raise ArchiveError(f"collapse must be FIELD or FIELD:N, got {self.collapse!r}")
         try:
             check_filters(list(self.filters))
             if self.match_type:
@@ -155,6 +164,8 @@ def _record(
         raise ValueError(f"bad timestamp {ts!r}")
     if "://" not in original or " " in original:
         raise ValueError(f"bad URL {original!r}")
+    if len(original) > MAX_URL_LENGTH:  # junk such as inline data: URIs read as links
+        raise ValueError(f"URL longer than {MAX_URL_LENGTH} characters: {original[:60]!r}...")
     revisit = mime == "warc/revisit" or status == "-"
     return CaptureRef(
         url=original,
@@ -217,11 +228,16 @@ def parse_cdx(archive: Archive, body: bytes) -> CdxPage:
 
 def redirect_target(archive: Archive, location: str, replay_url: str) -> str | None:
     """The original URL an archived redirect points to. The Internet Archive rewrites Location
-    into its own replay space; pywb hands back the raw original Location."""
+    into its own replay space; pywb hands back the raw original Location, which, when relative,
+    is relative to the captured page's URL (not to the replay address)."""
     absolute = urljoin(replay_url, location)
-    inside = archive.original_from_replay(absolute)
-    if inside is not None:
-        return inside[1]
+    if urlsplit(location).scheme or location.startswith("/"):
+        inside = archive.original_from_replay(absolute)
+        if inside is not None:
+            return inside[1]
+    captured = archive.original_from_replay(replay_url)
+    if captured is not None:
+        absolute = urljoin(captured[1], location)
     if urlsplit(absolute).scheme in ("http", "https"):
         return absolute
     return None

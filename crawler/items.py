@@ -31,6 +31,10 @@ class FetchedCapture:
     redirect_to: str | None = None
     error: str | None = None
     siblings: list[CaptureRef] = field(default_factory=list)
+    # archived redirects followed inside the archive: [{"timestamp", "url", "status"}, ...] from
+    # the capture itself to where the chain ended
+    redirect_chain: list[dict[str, object]] | None = None
+    leaves_policy: bool = False  # the chain ended somewhere that is not this policy
 
 
 @dataclass(slots=True)

@@ -7,10 +7,20 @@ from __future__ import annotations
 
 import socket
 from dataclasses import asdict, dataclass, field
+from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
 
 from crawler.archive import IA_BASE, Archive, make_archive
+from crawler.discover import (
+    Finding,
+    SiteHistory,
+    Tracked,
+    append_to_url_file,
+    histories,
+    home_url,
+    track_site,
+)
 from crawler.urlfile import read_url_file
 from storage import open_store
 
@@ -49,16 +59,25 @@ class CrawlSummary:
     changes_stored: int
     errors: dict[str, int]
     totals: dict[str, int]
+    retried: dict[str, int] = field(default_factory=dict)  # faults that a retry got past
+    cdx_malformed_lines: int = 0  # CDX lines skipped as unreadable
+    # what became of archived redirects: hops, followed, leaves-policy, loop, too-many-hops,
+    # no-location, target-not-archived
+    redirects: dict[str, int] = field(default_factory=dict)
 
     def line(self) -> str:
         errors = sum(self.errors.values())
-        return (
+        line = (
             f"{self.policies} policies, {self.captures_seen} captures seen, "
             f"{self.fetched} fetched, "
             f"{self.skipped_digest} skipped by digest, {self.skipped_stored} already stored, "
             f"{self.versions_stored} versions stored, {self.changes_stored} changes, "
             f"{errors} errors"
         )
+        if self.redirects:
+            parts = ", ".join(f"{n} {kind}" for kind, n in sorted(self.redirects.items()))
+            line += f"; archived redirects: {parts}"
+        return line
 
 
 def check_reachable(archive: Archive, timeout: float = 10.0) -> None:
@@ -118,8 +137,16 @@ def run_crawl(opts: CrawlOptions) -> CrawlSummary:
     stats: dict[str, Any] = crawler.stats.get_stats() if crawler.stats else {}
     spider = crawler.spider
     reason = str(stats.get("finish_reason", "unknown"))
+    retried = {
+        k.split("/", 2)[2]: int(v) for k, v in stats.items() if k.startswith("policytrail/retry/")
+    }
     errors = {
         k.split("/", 2)[2]: int(v) for k, v in stats.items() if k.startswith("policytrail/error/")
+    }
+    redirects = {
+        k.split("/", 2)[2]: int(v)
+        for k, v in stats.items()
+        if k.startswith("policytrail/redirect/") and v
     }
     cdx_errors: dict[int, str] = getattr(spider, "cdx_errors", {})
     n_targets = len(getattr(spider, "targets", []))
@@ -145,7 +172,10 @@ def run_crawl(opts: CrawlOptions) -> CrawlSummary:
             versions_stored=int(stats.get("policytrail/versions_stored", 0)),
             changes_stored=int(stats.get("policytrail/changes_stored", 0)),
             errors=errors,
+            retried=retried,
+            cdx_malformed_lines=int(stats.get("policytrail/cdx_malformed_lines", 0)),
             totals=totals,
+            redirects=redirects,
         )
         store.finish_run(run_id, status, _summary_stats(summary))
     finally:
@@ -162,3 +192,115 @@ def _summary_stats(s: CrawlSummary) -> dict[str, Any]:
     for key in ("run_id", "status", "policies", "totals"):
         stats.pop(key)
     return stats
+
+
+# ------------------------------------------------------------------------------------------------
+# discovery: a site's privacy-policy URLs over time, from its archived home pages
+
+
+@dataclass(frozen=True, slots=True)
+class DiscoverOptions:
+    domains: tuple[str, ...]
+    archive: str = IA_BASE
+    dialect: str = "auto"
+    db: str | None = None
+    from_ts: str | None = None
+    to_ts: str | None = None
+    sample: str = "yearly"
+    add_to: str | None = None
+    cdx_per_minute: float = 24.0
+    replay_per_second: float = 8.0
+    log_level: str = "WARNING"
+    extra_settings: dict[str, Any] = field(default_factory=dict)
+
+
+@dataclass(frozen=True, slots=True)
+class SiteDiscovery:
+    history: SiteHistory
+    listed: int  # home-page captures the index listed
+    tracked: list[Tracked]
+    error: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class DiscoverSummary:
+    sites: list[SiteDiscovery]
+    appended: list[str]
+    cdx_requests: int
+    fetched: int
+
+    @property
+    def found(self) -> int:
+        return sum(len(s.tracked) for s in self.sites)
+
+
+def run_discover(opts: DiscoverOptions) -> DiscoverSummary:
+    """List each site's home page, read one capture per period, track the policy URLs found.
+    Starts a Twisted reactor: once per process."""
+    from scrapy.crawler import CrawlerProcess
+    from scrapy.utils.project import get_project_settings
+
+    from crawler.spiders.discover import DiscoverSpider
+
+    if not opts.domains:
+        raise CrawlError("no domain given")
+    for d in opts.domains:
+        home_url(d)  # BadUrl names a bad domain before anything starts
+    archive = make_archive(opts.archive, opts.dialect)
+    store = open_store(opts.db)  # fails early on an unwritable or bad database
+    store.close()
+    check_reachable(archive)
+
+    settings = get_project_settings()
+    settings.setmodule("crawler.settings", priority="project")
+    settings.set("POLICYTRAIL_CDX_PER_MINUTE", opts.cdx_per_minute, priority="cmdline")
+    settings.set("POLICYTRAIL_REPLAY_PER_SECOND", opts.replay_per_second, priority="cmdline")
+    settings.set("LOG_LEVEL", opts.log_level, priority="cmdline")
+    for k, v in opts.extra_settings.items():
+        settings.set(k, v, priority="cmdline")
+    process = CrawlerProcess(settings)
+    crawler = process.create_crawler(DiscoverSpider)
+    process.crawl(
+        crawler,
+        domains=list(opts.domains),
+        archive=archive.base,
+        dialect=str(archive.dialect),
+        from_ts=opts.from_ts,
+        to_ts=opts.to_ts,
+        sample=opts.sample,
+    )
+    process.start()
+
+    stats: dict[str, Any] = crawler.stats.get_stats() if crawler.stats else {}
+    spider = crawler.spider
+    findings: list[Finding] = list(getattr(spider, "findings", []))
+    listed: dict[str, int] = getattr(spider, "listed", {})
+    cdx_errors: dict[str, str] = getattr(spider, "cdx_errors", {})
+    if cdx_errors and len(cdx_errors) == len(opts.domains):
+        first = next(iter(cdx_errors.values()))
+        raise CrawlError(f"archive unreachable or refusing CDX queries: {archive.base} ({first})")
+    sites: list[SiteDiscovery] = []
+    appended: list[str] = []
+    store = open_store(opts.db)
+    try:
+        for history in histories(opts.domains, findings):
+            tracked = track_site(store, history, archive.base)
+            sites.append(
+                SiteDiscovery(
+                    history, listed.get(history.domain, 0), tracked, cdx_errors.get(history.domain)
+                )
+            )
+            if opts.add_to and tracked:
+                appended += append_to_url_file(
+                    Path(opts.add_to),
+                    [t.url for t in tracked],
+                    f"{history.domain}: discovered from archived home pages ({archive.base})",
+                )
+    finally:
+        store.close()
+    return DiscoverSummary(
+        sites,
+        appended,
+        int(stats.get("policytrail/cdx_requests", 0)),
+        int(stats.get("policytrail/capture_fetched", 0)),
+    )

@@ -8,15 +8,38 @@ a 429 is content, not a signal) pauses every request to that endpoint's download
 back-off period, doubling on each repeat, and the request is rescheduled once. After
 ``POLICYTRAIL_MAX_429`` such answers the run stops cleanly with reason ``rate-limited``: never a
 retry loop.
+
+``ArchiveRetryMiddleware`` replaces Scrapy's RetryMiddleware (it reads the same ``RETRY_TIMES`` and
+``RETRY_HTTP_CODES``, plus ``POLICYTRAIL_RETRY_BACKOFF_SECONDS``, 2): a live 5xx, a timeout, a reset
+or lost connection or a truncated body is retried at most ``RETRY_TIMES`` times, waiting the
+back-off (doubling, at most ``POLICYTRAIL_RETRY_BACKOFF_MAX``, 60 s) before each retry, so a
+struggling archive gets air. An archived 5xx page (it carries Memento-Datetime) is content and is
+never retried. Retries are counted by kind in the stats (``policytrail/retry/<kind>``); a request
+that still fails reaches the spider, which records the capture as failed: the next run retries it.
+
+``failure_kind`` names what went wrong with a download, for the stats and the run history.
 """
 
 from __future__ import annotations
 
+import asyncio
+import gzip
 import logging
+import struct
+import zlib
 from time import monotonic
 
 from scrapy import Request
 from scrapy.crawler import Crawler
+from scrapy.exceptions import (
+    CannotResolveHostError,
+    DownloadCancelledError,
+    DownloadConnectionRefusedError,
+    DownloadFailedError,
+    DownloadTimeoutError,
+    IgnoreRequest,
+    ResponseDataLossError,
+)
 from scrapy.http import Response
 from scrapy.utils.defer import deferred_from_coro
 
@@ -73,3 +96,88 @@ class ArchiveBackoffMiddleware:
         if slot is not None:
             # the downloader waits until `delay` has passed since `lastseen`
             slot.lastseen = max(slot.lastseen, monotonic() + seconds)
+
+
+# What a failed download was, by exception type: the names the stats and the run history use.
+_KINDS: tuple[tuple[tuple[type[BaseException], ...], str], ...] = (
+    ((DownloadTimeoutError, TimeoutError), "timeout"),
+    ((ResponseDataLossError,), "truncated"),
+    ((DownloadCancelledError,), "too-large"),  # DOWNLOAD_MAXSIZE: the only cancel we cause
+    ((zlib.error, gzip.BadGzipFile, EOFError, struct.error), "corrupt-compression"),
+    ((DownloadConnectionRefusedError, ConnectionRefusedError), "connection-refused"),
+    ((CannotResolveHostError,), "dns"),
+    ((DownloadFailedError, ConnectionError), "connection-lost"),
+)
+RETRYABLE = frozenset({"timeout", "truncated", "connection-lost", "connection-refused", "dns"})
+
+
+def failure_kind(exc: BaseException | None) -> str:
+    """A short, stable name for why a download failed (``timeout``, ``connection-lost``...)."""
+    if exc is None:
+        return "error"
+    for types, kind in _KINDS:
+        if isinstance(exc, types):
+            return kind
+    if isinstance(exc, IgnoreRequest) and "DOWNLOAD_MAXSIZE" in str(exc):
+        return "too-large"  # exceeded the limit while decompressing
+    name = type(exc).__name__
+    if name in ("ConnectionLost", "ConnectionDone", "ResponseFailed", "ResponseNeverReceived"):
+        return "connection-lost"  # Twisted's own, when Scrapy does not wrap them
+    if name == "TimeoutError":
+        return "timeout"
+    return name
+
+
+def retry_delay(base: float, attempt: int, cap: float) -> float:
+    """The wait before retry number ``attempt`` (1, 2, ...): doubling from ``base``."""
+    return float(min(cap, base * 2 ** (attempt - 1)))
+
+
+class ArchiveRetryMiddleware:
+    def __init__(self, crawler: Crawler) -> None:
+        s = crawler.settings
+        self.crawler = crawler
+        self.max_retries = s.getint("RETRY_TIMES", 3)
+        self.codes = {int(c) for c in s.getlist("RETRY_HTTP_CODES")} - {429}
+        self.base = s.getfloat("POLICYTRAIL_RETRY_BACKOFF_SECONDS", 2.0)
+        self.cap = s.getfloat("POLICYTRAIL_RETRY_BACKOFF_MAX", 60.0)
+
+    @classmethod
+    def from_crawler(cls, crawler: Crawler) -> ArchiveRetryMiddleware:
+        return cls(crawler)
+
+    async def process_request(self, request: Request) -> None:
+        wait = request.meta.get("policytrail_retry_at", 0.0) - monotonic()
+        if wait > 0:
+            await asyncio.sleep(wait)  # this request only; the rest of the crawl goes on
+
+    def process_response(self, request: Request, response: Response) -> Request | Response:
+        if response.status not in self.codes or request.meta.get("dont_retry"):
+            return response
+        headers = [(k.decode("latin-1"), "") for k in response.headers]
+        if is_memento(headers):
+            return response  # an archived 5xx page: content, not a failure of the archive
+        return self._retry(request, f"http-{response.status}") or response
+
+    def process_exception(self, request: Request, exception: Exception) -> Request | None:
+        kind = failure_kind(exception)
+        if kind not in RETRYABLE or request.meta.get("dont_retry"):
+            return None
+        return self._retry(request, kind)
+
+    def _retry(self, request: Request, kind: str) -> Request | None:
+        attempt = request.meta.get("retry_times", 0) + 1
+        if attempt > request.meta.get("max_retry_times", self.max_retries):
+            logger.warning("giving up on %s after %d retries (%s)", request.url, attempt - 1, kind)
+            return None  # the spider records the failure by kind
+        delay = retry_delay(self.base, attempt, self.cap)
+        self.crawler.stats.inc_value(f"policytrail/retry/{kind}")
+        logger.info("retrying %s in %.1f s (%s, retry %d)", request.url, delay, kind, attempt)
+        meta = {**request.meta, "retry_times": attempt, "policytrail_retry_at": monotonic() + delay}
+        return request.replace(dont_filter=True, meta=meta)
+
+
+def blocked_answer(status: int, body: bytes) -> bool:
+    """The archive refuses the URL by policy: the Internet Archive's CDX answers 403 "Blocked Site
+    Error" for URLs excluded at their owner's request. Not a fault to retry: named ``blocked``."""
+    return status == 403 and b"Blocked Site Error" in body[:2048]

@@ -13,6 +13,7 @@ from typing import Any
 from scrapy.crawler import Crawler
 
 from crawler.items import FetchedCapture, KnownCaptures
+from crawler.triage import leaves_policy
 from diffing.analysis import TextAnalyser
 from diffing.normalize import normalize
 from storage import Store
@@ -21,33 +22,44 @@ from storage.repository import FetchResult, StoredContent
 logger = logging.getLogger(__name__)
 
 
-def store_fetched(store: Store, item: FetchedCapture, run_id: int | None) -> None:
+def store_fetched(store: Store, item: FetchedCapture, run_id: int | None) -> str:
+    """Normalise and store one capture; returns the state it was stored in. Content reached
+    through archived redirects is the capture's content only when it is still the policy
+    (``crawler.triage.leaves_policy``); otherwise the capture is a redirect that left it."""
     t = item.target
     document = None
+    state, error, leaves = item.state, item.error, item.leaves_policy
     if item.state == "fetched" and item.body is not None:
         document = normalize(
             item.body,
-            url=item.capture.url,
+            url=item.redirect_to if item.redirect_chain and item.redirect_to else item.capture.url,
             content_type=item.content_type,
             captured_at=item.capture.captured_at,
         )
+        if item.redirect_chain and item.redirect_to:
+            why = leaves_policy(item.capture.url, item.redirect_to, str(document.verdict))
+            if why is not None:
+                state, error, leaves = "redirect", why, True
     store.save_fetch(
         FetchResult(
             policy_id=t.policy_id,
             url_id=t.url_id,
             capture=item.capture,
             archive=item.archive,
-            state=item.state,
+            state=state,
             body=item.body,
             content_type=item.content_type,
             document=document,
             redirect_to=item.redirect_to,
-            error=item.error,
+            error=error,
             run_id=run_id,
+            redirect_chain=item.redirect_chain,
+            leaves_policy=leaves,
         )
     )
     if item.siblings:
         store_known(store, KnownCaptures(t, item.archive, item.siblings), run_id)
+    return state
 
 
 def store_known(store: Store, item: KnownCaptures, run_id: int | None) -> None:
@@ -90,14 +102,19 @@ class StorePipeline:
         worker = self.spider.worker
         run_id = self.spider.run_id
         if isinstance(item, FetchedCapture):
-            await worker.run(lambda s: store_fetched(s, item, run_id))
+            state = await worker.run(lambda s: store_fetched(s, item, run_id))
+            if state != item.state:  # content at the end of a redirect chain left the policy
+                self.crawler.stats.inc_value("policytrail/redirect/leaves-policy")
+                self.crawler.stats.inc_value("policytrail/capture_redirect")
+                key = f"policytrail/capture_{item.state}"
+                self.crawler.stats.set_value(key, self.crawler.stats.get_value(key, 1) - 1)
         elif isinstance(item, KnownCaptures):
             await worker.run(lambda s: store_known(s, item, run_id))
         return item
 
     async def close_spider(self) -> None:
         spider = self.spider
-        worker = spider.worker
+        worker = getattr(spider, "worker", None)  # the discovery spider stores nothing
         if worker is None:
             return
         reason = self.crawler.stats.get_value("finish_reason")

@@ -6,10 +6,16 @@ import enum
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
+from email.utils import parsedate_to_datetime
+from typing import Any
 from urllib.parse import urljoin
 
-from crawler.archive import Archive, is_memento, redirect_target
+from crawler.archive import Archive, Dialect, is_memento, redirect_target
+from crawler.discover import is_site_root, path_names_policy
 from diffing.records import CaptureRef, parse_timestamp
+from storage.keys import BadUrl, urlkey
+
+MAX_CAPTURED_REDIRECTS = 5  # archived 3xx hops followed inside the archive per capture
 
 
 @dataclass(slots=True)
@@ -19,6 +25,8 @@ class PolicyDigests:
     stored: set[str] = field(default_factory=set)
     inflight: dict[str, list[CaptureRef]] = field(default_factory=dict)
     done: set[str] = field(default_factory=set)
+    # digests of archived redirects: what they lead to depends on when, so no sharing by digest
+    redirects: set[str] = field(default_factory=set)
 
 
 @dataclass(slots=True)
@@ -34,6 +42,14 @@ class Listing:
         if not digest:
             return []
         self.digests.done.add(digest)
+        return self.digests.inflight.pop(digest, [])
+
+    def release_redirect(self, digest: str) -> list[CaptureRef]:
+        """The capture with ``digest`` is an archived redirect: rows that waited for it are
+        fetched one by one (each redirect is followed at its own time), and so are later ones."""
+        if not digest:
+            return []
+        self.digests.redirects.add(digest)
         return self.digests.inflight.pop(digest, [])
 
 
@@ -55,6 +71,8 @@ def plan_listing(listing: Listing, records: Iterable[CaptureRef]) -> Plan:
         listing.seen.add(r.timestamp)
         if r.timestamp in listing.stored_timestamps:
             plan.already_stored += 1
+        elif is_redirect_row(r) or (r.digest and r.digest in d.redirects):
+            plan.to_fetch.append(r)  # followed at its own time: see release_redirect
         elif r.digest and (r.digest in d.stored or r.digest in d.done):
             plan.known.append(r)
         elif r.digest and r.digest in d.inflight:
@@ -64,6 +82,10 @@ def plan_listing(listing: Listing, records: Iterable[CaptureRef]) -> Plan:
             if r.digest:
                 d.inflight[r.digest] = []
     return plan
+
+
+def is_redirect_row(r: CaptureRef) -> bool:
+    return r.status is not None and 300 <= r.status < 400
 
 
 @dataclass(frozen=True, slots=True)
@@ -106,6 +128,15 @@ def classify_replay(
             error=f"redirect outside the archive: {location!r}",
             error_kind="redirect-outside-archive",
         )
+    if 200 <= status < 300 and not memento and archive.dialect is Dialect.IA:
+        # the Internet Archive's own page (e.g. "This URL has been excluded from the Wayback
+        # Machine"): every real capture it replays carries Memento-Datetime
+        return ReplayOutcome(
+            "failed",
+            content_type,
+            error="the archive answered its own page, not a capture (no Memento-Datetime)",
+            error_kind="not-a-memento",
+        )
     if 200 <= status < 300:
         return ReplayOutcome("fetched", content_type)
     if memento:
@@ -115,20 +146,131 @@ def classify_replay(
     )
 
 
+# ------------------------------------------------------------------------------------------------
+# archived (captured) redirects
+
+
+@dataclass(frozen=True, slots=True)
+class Hop:
+    """One archived response of a redirect chain: when it was captured, its URL, its status."""
+
+    timestamp: str
+    url: str
+    status: int
+
+    def as_dict(self) -> dict[str, Any]:
+        return {"timestamp": self.timestamp, "url": self.url, "status": self.status}
+
+
+def memento_timestamp(headers: Sequence[tuple[str, str]], fallback: str) -> str:
+    """The 14-digit capture time of an archived response (its Memento-Datetime header)."""
+    value = _header(headers, "memento-datetime")
+    if value:
+        try:
+            return parsedate_to_datetime(value).astimezone(UTC).strftime("%Y%m%d%H%M%S")
+        except (TypeError, ValueError):
+            pass
+    return fallback
+
+
+@dataclass(frozen=True, slots=True)
+class RedirectStep:
+    """What to do after an archived redirect: ``follow`` this replay URL, or stop (``stop``
+    names why: no-location, loop, too-many-hops, leaves-policy; ``reason`` says it in words)."""
+
+    follow: str | None = None
+    stop: str = ""
+    reason: str = ""
+
+
+def _key(url: str) -> str:
+    try:
+        return urlkey(url)
+    except BadUrl:
+        return url
+
+
+def next_redirect(
+    archive: Archive,
+    chain: Sequence[Hop],
+    target: str | None,
+    location: str,
+    start_url: str,
+    *,
+    max_hops: int = MAX_CAPTURED_REDIRECTS,
+    policy: bool = True,
+) -> RedirectStep:
+    """Where an archived redirect (the last hop of ``chain``) leads, inside the archive only: the
+    target's raw replay address at the redirect's own time (the Internet Archive already writes
+    that into Location; pywb hands back the live Location, resolved here). Never the live web.
+
+    With ``policy`` (a tracked policy URL, not a home page), a redirect to a site's home page has
+    left the policy: it is not followed."""
+    if not target:
+        return RedirectStep(
+            stop="no-location", reason="archived redirect without a usable Location"
+        )
+    if target in {h.url for h in chain}:
+        path = " -> ".join([h.url for h in chain] + [target])
+        return RedirectStep(stop="loop", reason=f"archived redirect loop: {path}")
+    if len(chain) > max_hops:
+        return RedirectStep(
+            stop="too-many-hops", reason=f"more than {max_hops} archived redirects in a row"
+        )
+    if policy and is_site_root(target) and _key(target) != _key(start_url):
+        return RedirectStep(stop="leaves-policy", reason=f"redirects to the home page {target}")
+    inside = archive.original_from_replay(location) if location else None
+    if inside is not None and inside[1] == target and "id_/" in location:
+        return RedirectStep(follow=location)
+    return RedirectStep(follow=archive.replay_url(chain[-1].timestamp, target))
+
+
+def leaves_policy(start_url: str, end_url: str, verdict: str | None) -> str | None:
+    """Why a redirect chain from a policy URL ends somewhere that is not that policy, or None
+    when the content at its end is the policy (to be stored as the capture's content).
+
+    The rule: the same archive key (http -> https, www., a trailing slash) is the same policy; a
+    site's home page is not; an address whose path names a policy is the policy moved; anything
+    else (a login page, a product page) is the policy only if its text reads as one (the
+    normaliser's verdict is ``ok``)."""
+    if _key(end_url) == _key(start_url):
+        return None
+    if is_site_root(end_url):
+        return f"redirects to the home page {end_url}"
+    if path_names_policy(end_url):
+        return None
+    if verdict == "ok":
+        return None
+    return f"redirects to {end_url}, which is not a policy ({verdict or 'not read'})"
+
+
 class Sampling(enum.StrEnum):
     ALL = "all"  # every distinct capture
     MONTHLY = "monthly"  # the first capture of each month
     SEMIANNUAL = "semiannual"  # the Princeton corpus: nearest to 1 April and to 1 October
+    YEARLY = "yearly"  # the first capture of each year (home pages for discovery)
 
 
 def _period(mode: Sampling, when: datetime) -> tuple[int, int]:
     if mode is Sampling.MONTHLY:
         return when.year, when.month
+    if mode is Sampling.YEARLY:
+        return when.year, 0
     return when.year, 0 if when.month <= 6 else 1
 
 
+def period_label(mode: Sampling, ts: str) -> str:
+    """The period a capture stands for, as printed: ``2019``, ``2019-04``, ``2019-H2``."""
+    when = parse_timestamp(ts)
+    if mode is Sampling.YEARLY:
+        return f"{when.year}"
+    if mode is Sampling.SEMIANNUAL:
+        return f"{when.year}-H{1 if when.month <= 6 else 2}"
+    return f"{when.year}-{when.month:02d}"
+
+
 def _distance(mode: Sampling, when: datetime) -> float:
-    if mode is Sampling.MONTHLY:
+    if mode in (Sampling.MONTHLY, Sampling.YEARLY):
         return when.timestamp()  # earliest first
     target = datetime(when.year, 4 if when.month <= 6 else 10, 1, tzinfo=UTC)
     return abs((when - target).total_seconds())

@@ -154,3 +154,21 @@ def test_redirect_target_ia_rewritten_and_pywb_raw() -> None:
         "https://a.com/new"
     )
     assert redirect_target(pw, "javascript:alert(1)", "http://127.0.0.1:9/web/2020id_/x") is None
+
+
+def test_redirect_target_relative_location_is_relative_to_the_captured_page() -> None:
+    pw = make_archive("http://127.0.0.1:9/web")
+    replay = "http://127.0.0.1:9/web/20230210000000id_/https://www.meetic.fr/legal/privacy"
+    # pywb hands back the archived Location as it was: relative to the page, not to the replay
+    assert redirect_target(pw, "/privacy", replay) == "https://www.meetic.fr/privacy"
+    assert redirect_target(pw, "../misc/p", replay) == "https://www.meetic.fr/misc/p"
+
+
+def test_collapse_is_sent_to_the_internet_archive_only_and_validated() -> None:
+    q = CdxQuery("https://mektoube.fr/", collapse="timestamp:4", filters=("statuscode:[23]..",))
+    ia = parse_qs(urlsplit(make_archive("https://web.archive.org").cdx_url(q)).query)
+    assert ia["collapse"] == ["timestamp:4"] and ia["filter"] == ["statuscode:[23].."]
+    pw = parse_qs(urlsplit(make_archive("http://127.0.0.1:9/web").cdx_url(q)).query)
+    assert "collapse" not in pw  # pywb has none: the discovery spider samples what it lists
+    with pytest.raises(ArchiveError, match="collapse"):
+        CdxQuery("https://mektoube.fr/", collapse="timestamp:4&x=1")

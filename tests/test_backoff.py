@@ -8,14 +8,25 @@ from __future__ import annotations
 import json
 import threading
 import time
+import zlib
 from collections.abc import Iterator
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 
 import pytest
+from scrapy import Request
+from scrapy.exceptions import (
+    DownloadCancelledError,
+    DownloadFailedError,
+    DownloadTimeoutError,
+    ResponseDataLossError,
+)
+from scrapy.http import Response
+from scrapy.utils.test import get_crawler
 
+from crawler.middlewares import RETRYABLE, ArchiveRetryMiddleware, failure_kind
 from storage import open_store
-from tests.conftest import run_cli
+from tests.conftest import Result, run_cli
 
 PAGE = (
     b"<html><head><title>Privacy Policy</title></head><body><h1>Privacy Policy</h1>"
@@ -80,7 +91,7 @@ def archive() -> Iterator[Archive]:
     server.server_close()
 
 
-def crawl(archive: Archive, tmp_path: Path) -> tuple[object, str]:
+def crawl(archive: Archive, tmp_path: Path) -> tuple[Result, str]:
     urls = tmp_path / "urls.txt"
     urls.write_text("https://example.org/privacy\n")
     db = f"sqlite:///{tmp_path / 'b.db'}"
@@ -107,8 +118,8 @@ def crawl(archive: Archive, tmp_path: Path) -> tuple[object, str]:
 def test_a_live_429_pauses_then_the_capture_is_fetched(archive: Archive, tmp_path: Path) -> None:
     archive.refuse = 1
     r, db = crawl(archive, tmp_path)
-    assert r.code == 0, r.err  # type: ignore[attr-defined]
-    assert "429" in r.err and "pausing" in r.err  # type: ignore[attr-defined]
+    assert r.code == 0, r.err
+    assert "429" in r.err and "pausing" in r.err
     replays = [(t, s) for t, p, s in archive.log if "id_/" in p]
     assert [s for _, s in replays].count(429) == 1 and len(replays) == 3
     first_429 = next(t for t, s in replays if s == 429)
@@ -125,8 +136,8 @@ def test_persistent_429_stops_the_run_without_a_retry_loop(
 ) -> None:
     archive.refuse = 10_000
     r, db = crawl(archive, tmp_path)
-    assert r.code == 1  # type: ignore[attr-defined]
-    assert "rate-limited" in r.out  # type: ignore[attr-defined]
+    assert r.code == 1
+    assert "rate-limited" in r.out
     replays = [s for _, p, s in archive.log if "id_/" in p]
     assert 0 < len(replays) <= 5, f"{len(replays)} replay requests: the run must not loop"
     store = open_store(db)
@@ -137,3 +148,57 @@ def test_persistent_429_stops_the_run_without_a_retry_loop(
         assert store.counts()["fetched"] == 0
     finally:
         store.close()
+
+
+# ------------------------------------------------------------------ retries of other faults
+
+
+def retry_middleware() -> ArchiveRetryMiddleware:
+    crawler = get_crawler(
+        settings_dict={"RETRY_TIMES": 2, "POLICYTRAIL_RETRY_BACKOFF_SECONDS": 0.5},
+    )
+    crawler.stats.open_spider()  # type: ignore[union-attr,call-arg]
+    return ArchiveRetryMiddleware(crawler)
+
+
+def test_a_live_503_is_retried_with_doubling_back_off_then_given_up() -> None:
+    mw = retry_middleware()
+    request = Request("http://archive.test/web/20200101000000id_/https://example.org/privacy")
+    waits = []
+    for _ in range(2):
+        answer = mw.process_response(request, Response(request.url, status=503))
+        assert isinstance(answer, Request)
+        waits.append(answer.meta["policytrail_retry_at"] - time.monotonic())
+        request = answer
+    assert 0.4 < waits[0] <= 0.5 and 0.9 < waits[1] <= 1.0
+    last = Response(request.url, status=503)
+    assert mw.process_response(request, last) is last
+    assert mw.crawler.stats.get_value("policytrail/retry/http-503") == 2
+
+
+def test_an_archived_5xx_page_is_content_and_never_retried() -> None:
+    mw = retry_middleware()
+    request = Request("http://archive.test/web/20200101000000id_/https://example.org/privacy")
+    archived = Response(
+        request.url, status=503, headers={"Memento-Datetime": "Wed, 01 Jan 2020 00:00:00 GMT"}
+    )
+    assert mw.process_response(request, archived) is archived
+
+
+def test_download_failures_have_names() -> None:
+    names = {
+        failure_kind(DownloadTimeoutError()): True,
+        failure_kind(DownloadFailedError()): True,
+        failure_kind(ResponseDataLossError()): True,
+        failure_kind(DownloadCancelledError()): False,
+        failure_kind(zlib.error()): False,
+    }
+    assert list(names) == [
+        "timeout",
+        "connection-lost",
+        "truncated",
+        "too-large",
+        "corrupt-compression",
+    ]
+    assert {n for n, retry in names.items() if retry} <= RETRYABLE
+    assert not {n for n, retry in names.items() if not retry} & RETRYABLE

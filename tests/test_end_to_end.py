@@ -238,3 +238,95 @@ def test_reextract_rebuilds_from_stored_snapshots_without_fetching(
         assert store.counts() == crawled["counts"]
     finally:
         store.close()
+
+
+def test_progress_line_counts() -> None:
+    from crawler.progress import BAR_WIDTH, progress_line
+
+    stats = {
+        "policytrail/urls_listed": 3,
+        "policytrail/captures_seen": 40,
+        "policytrail/to_fetch": 10,
+        "policytrail/capture_fetched": 4,
+        "policytrail/capture_failed": 1,
+        "policytrail/skipped_digest": 7,
+        "policytrail/error/timeout": 1,
+    }
+    line = progress_line(stats, 9, 2.0)
+    half = "#" * (BAR_WIDTH // 2) + "-" * (BAR_WIDTH // 2)
+    assert line == (
+        f"3/9 listed | 40 captures | [{half}] 5/10 fetched | 7 skipped | 1 errors | 2.5/s"
+    )
+    assert "[" + "-" * BAR_WIDTH + "] 0/0" in progress_line({}, 0, 0.0)
+
+
+def test_progress_on_a_terminal_and_summary_line(pywb_archive: str, tmp_path: Path) -> None:
+    """On a terminal, stderr shows one line redrawn in place (\\r) ending on the final counts;
+    piped, it shows nothing (the crawled fixture's runs have empty stderr)."""
+    import os
+    import pty
+    import subprocess
+    import sys
+    import threading
+
+    from tests.conftest import ROOT
+
+    db = f"sqlite:///{tmp_path / 'tty.db'}"
+    master, slave = pty.openpty()
+    chunks: list[bytes] = []
+
+    def drain() -> None:
+        while True:
+            try:
+                data = os.read(master, 4096)
+            except OSError:  # the terminal closed: the child is gone
+                return
+            if not data:
+                return
+            chunks.append(data)
+
+    reader = threading.Thread(target=drain, daemon=True)
+    reader.start()
+    proc = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "crawler.cli",
+            "crawl",
+            str(SAMPLE_URLS),
+            "--archive",
+            pywb_archive,
+            "--db",
+            db,
+            *FAST,
+        ],
+        cwd=ROOT,
+        stdout=subprocess.PIPE,
+        stderr=slave,
+        env={**os.environ, "POLICYTRAIL_PROGRESS_INTERVAL": "0.05"},
+        timeout=300,
+        check=False,
+    )
+    os.close(slave)
+    reader.join(timeout=10)
+    os.close(master)
+    err = b"".join(chunks).decode("utf-8", "replace")
+    out = proc.stdout.decode()
+    assert proc.returncode == 0, err
+    assert "\r" in err and "listed |" in err, err
+    final = err.rstrip().split("\r")[-1]
+    n = response_count()
+    assert final.startswith(f"9/9 listed | {n} captures | [{'#' * 20}] "), final
+    done = int(final.split("] ")[1].split("/")[0])
+    assert f"] {done}/{done} fetched" in final  # the bar ends full
+    store = open_store(db)
+    try:
+        assert done == store.counts()["fetched"] > 0  # every distinct capture, fetched once
+    finally:
+        store.close()
+    assert f", {n} captures seen," in out and out.startswith("run ")  # the summary line
+
+
+def test_piped_crawl_shows_no_progress(crawled: dict[str, object]) -> None:
+    first = crawled["first"]
+    assert "listed |" not in first.err and "\r" not in first.err  # type: ignore[attr-defined]

@@ -118,3 +118,16 @@ def test_monthly_sampling_takes_first_of_each_month_and_all_keeps_everything() -
         "20190215000000",
     ]
     assert sample(rows, Sampling.ALL) == rows
+
+
+def test_yearly_sample_and_period_labels() -> None:
+    from crawler.triage import Sampling, period_label, sample
+
+    rows = [ref(ts, ts) for ts in ("20200105000000", "20200601000000", "20210301000000")]
+    assert [r.timestamp for r in sample(rows, Sampling.YEARLY)] == [
+        "20200105000000",
+        "20210301000000",
+    ]
+    assert period_label(Sampling.YEARLY, "20200601000000") == "2020"
+    assert period_label(Sampling.SEMIANNUAL, "20200701000000") == "2020-H2"
+    assert period_label(Sampling.MONTHLY, "20200701000000") == "2020-07"

@@ -9,8 +9,10 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import AsyncIterator, Iterator
+from dataclasses import replace
 from functools import partial
 from typing import Any
+from urllib.parse import urljoin
 
 import scrapy
 from scrapy.http import Response
@@ -18,12 +20,16 @@ from twisted.python.failure import Failure
 
 from crawler.archive import Archive, CdxQuery, make_archive, parse_cdx
 from crawler.items import FetchedCapture, KnownCaptures, Target
+from crawler.middlewares import blocked_answer, failure_kind
 from crawler.storeworker import StoreWorker
 from crawler.triage import (
+    Hop,
     Listing,
     PolicyDigests,
     Sampling,
     classify_replay,
+    memento_timestamp,
+    next_redirect,
     plan_listing,
     sample,
 )
@@ -37,8 +43,20 @@ MAX_ARCHIVE_HOPS = 3  # archive-internal redirects (inexact timestamp -> exact c
 
 
 def known_state(store: Store, target: Target) -> tuple[dict[str, StoredContent], set[str]]:
-    """What is stored already: content by digest (policy-wide) and this URL's capture times."""
-    return store.stored_contents(target.policy_id), store.stored_timestamps(target.url_id)
+    """What is stored already: content by digest (policy-wide) and this URL's capture times.
+    A followed archived redirect holds the content at the end of its chain, which its digest
+    (the redirect's own payload) does not name: it is no reason to skip a capture."""
+    contents = {
+        digest: c
+        for digest, c in store.stored_contents(target.policy_id).items()
+        if not (c.state == "fetched" and c.redirect_to)
+    }
+    return contents, store.stored_timestamps(target.url_id)
+
+
+def _absolute_location(headers: list[tuple[str, str]], replay_url: str) -> str:
+    location = next((v for k, v in headers if k.lower() == "location"), "")
+    return urljoin(replay_url, location) if location else ""
 
 
 class PolicySpider(scrapy.Spider):
@@ -140,6 +158,9 @@ class PolicySpider(scrapy.Spider):
                 )
                 stats.inc_value("policytrail/sampled_out", len(page.records) - len(records))
         plan = plan_listing(listing, records)
+        stats.inc_value("policytrail/to_fetch", len(plan.to_fetch))
+        if not page.resume_key:
+            stats.inc_value("policytrail/urls_listed")
         stats.inc_value("policytrail/skipped_stored", plan.already_stored)
         if plan.known:
             stats.inc_value("policytrail/skipped_digest", len(plan.known))
@@ -147,27 +168,26 @@ class PolicySpider(scrapy.Spider):
         for ref in plan.to_fetch:
             yield self._replay_request(target, ref)
         if page.resume_key:
-            yield self._cdx_request(
-                target,
-                CdxQuery(
-                    query.url,
-                    query.from_ts,
-                    query.to_ts,
-                    query.match_type,
-                    query.filters,
-                    query.limit,
-                    page.resume_key,
-                ),
-            )
+            yield self._cdx_request(target, replace(query, resume_key=page.resume_key))
 
     def cdx_failed(self, failure: Failure) -> None:
         target: Target = failure.request.meta["target"]  # type: ignore[attr-defined]
+        answer = getattr(failure.value, "response", None)
+        if answer is not None and blocked_answer(answer.status, answer.body):
+            self.crawler.stats.inc_value("policytrail/error/blocked")
+            self.logger.error("the archive blocks %s (excluded on request): skipped", target.url)
+            return
         self.cdx_errors[target.url_id] = failure.getErrorMessage() or repr(failure.value)
         self.crawler.stats.inc_value("policytrail/cdx_errors")
         self.logger.error("CDX query failed for %s: %s", target.url, self.cdx_errors[target.url_id])
 
     def _replay_request(
-        self, target: Target, ref: CaptureRef, url: str | None = None, hops: int = 0
+        self,
+        target: Target,
+        ref: CaptureRef,
+        url: str | None = None,
+        hops: int = 0,
+        chain: tuple[Hop, ...] = (),
     ) -> scrapy.Request:
         return scrapy.Request(
             url or self.archive.replay_url(ref.timestamp, ref.url),
@@ -178,6 +198,7 @@ class PolicySpider(scrapy.Spider):
                 "target": target,
                 "capture": ref,
                 "hops": hops,
+                "chain": chain,
                 "dont_redirect": True,
                 "handle_httpstatus_all": True,
             },
@@ -187,23 +208,73 @@ class PolicySpider(scrapy.Spider):
     def parse_capture(self, response: Response) -> Iterator[Any]:
         target: Target = response.meta["target"]
         ref: CaptureRef = response.meta["capture"]
+        chain: tuple[Hop, ...] = response.meta.get("chain", ())
         headers = [
             (k.decode("latin-1"), v.decode("latin-1"))
             for k, vs in response.headers.items()
             for v in vs
         ]
         outcome = classify_replay(self.archive, response.status, headers, response.url)
+        stats = self.crawler.stats
         if outcome.state == "archive-redirect":
             hops = response.meta["hops"]
             if outcome.location and hops < MAX_ARCHIVE_HOPS:
-                yield self._replay_request(target, ref, outcome.location, hops + 1)
+                yield self._replay_request(target, ref, outcome.location, hops + 1, chain)
                 return
             outcome = outcome.failed("archive kept redirecting")
         listing = self.listings[target.url_id]
-        siblings = listing.finish(ref.digest)
-        self.crawler.stats.inc_value(f"policytrail/capture_{outcome.state}")
+        if chain or outcome.state == "redirect":
+            hop = self._hop(response, headers, ref, chain)
+            if outcome.state == "redirect":
+                if not chain:
+                    # a redirect's digest says nothing of where it led at another time
+                    for sibling in listing.release_redirect(ref.digest):
+                        stats.inc_value("policytrail/to_fetch")
+                        yield self._replay_request(target, sibling)
+                chain = (*chain, hop)
+                step = next_redirect(
+                    self.archive,
+                    chain,
+                    outcome.redirect_to,
+                    _absolute_location(headers, response.url),
+                    ref.url,
+                )
+                if step.follow:
+                    stats.inc_value("policytrail/redirect/hops")
+                    yield self._replay_request(target, ref, step.follow, 0, chain)
+                    return
+                stats.inc_value(f"policytrail/redirect/{step.stop}")
+                yield self._chain_end(
+                    target,
+                    ref,
+                    outcome.content_type,
+                    chain,
+                    response.url,
+                    outcome.redirect_to,
+                    step.reason,
+                    leaves=step.stop == "leaves-policy",
+                )
+                return
+            if outcome.state == "failed" and response.status == 404:
+                # the redirect's target was never archived: an archived fact, not an error
+                stats.inc_value("policytrail/redirect/target-not-archived")
+                yield self._chain_end(
+                    target,
+                    ref,
+                    outcome.content_type,
+                    chain,
+                    response.url,
+                    hop.url,
+                    f"redirect target not in the archive: {hop.url}",
+                )
+                return
+            if outcome.state != "failed":
+                chain = (*chain, hop)
+                stats.inc_value("policytrail/redirect/followed")
+        siblings = [] if chain else listing.finish(ref.digest)
+        stats.inc_value(f"policytrail/capture_{outcome.state}")
         if outcome.state == "failed":
-            self.crawler.stats.inc_value(f"policytrail/error/{outcome.error_kind}")
+            stats.inc_value(f"policytrail/error/{outcome.error_kind}")
         yield FetchedCapture(
             target=target,
             capture=ref,
@@ -212,16 +283,59 @@ class PolicySpider(scrapy.Spider):
             body=response.body if outcome.state == "fetched" else None,
             content_type=outcome.content_type,
             replay_url=response.url,
-            redirect_to=outcome.redirect_to,
+            redirect_to=chain[-1].url if chain else outcome.redirect_to,
             error=outcome.error,
             siblings=siblings,
+            redirect_chain=[h.as_dict() for h in chain] or None,
+        )
+
+    def _hop(
+        self,
+        response: Response,
+        headers: list[tuple[str, str]],
+        ref: CaptureRef,
+        chain: tuple[Hop, ...],
+    ) -> Hop:
+        """The archived response just received, as a hop of its capture's redirect chain."""
+        inside = self.archive.original_from_replay(response.url)
+        url = inside[1] if inside else ref.url
+        fallback = inside[0].ljust(14, "0")[:14] if inside else ref.timestamp
+        if not chain:
+            url = ref.url  # the capture itself, as its CDX row names it
+        return Hop(memento_timestamp(headers, fallback), url, response.status)
+
+    def _chain_end(
+        self,
+        target: Target,
+        ref: CaptureRef,
+        content_type: str,
+        chain: tuple[Hop, ...],
+        replay_url: str,
+        redirect_to: str | None,
+        reason: str,
+        leaves: bool = False,
+    ) -> FetchedCapture:
+        """A capture whose archived redirects led to no content: recorded with its chain and the
+        reason (in ``error``), never a version."""
+        self.crawler.stats.inc_value("policytrail/capture_redirect")
+        return FetchedCapture(
+            target=target,
+            capture=ref,
+            archive=self.archive.base,
+            state="redirect",
+            content_type=content_type,
+            replay_url=replay_url,
+            redirect_to=redirect_to,
+            error=reason,
+            redirect_chain=[h.as_dict() for h in chain],
+            leaves_policy=leaves,
         )
 
     def capture_failed(self, failure: Failure) -> Iterator[Any]:
         request = failure.request  # type: ignore[attr-defined]
         target: Target = request.meta["target"]
         ref: CaptureRef = request.meta["capture"]
-        kind = failure.type.__name__ if failure.type else "error"
+        kind = failure_kind(failure.value)  # timeout, connection-lost, truncated, too-large...
         self.crawler.stats.inc_value("policytrail/capture_failed")
         self.crawler.stats.inc_value(f"policytrail/error/{kind}")
         siblings = self.listings[target.url_id].finish(ref.digest)
