@@ -1,4 +1,4 @@
-"""Reports and exports: ``policytrail report``."""
+"""Reports, exports and feeds: ``policytrail report``, ``export`` and ``feed``."""
 
 from __future__ import annotations
 
@@ -7,30 +7,120 @@ from pathlib import Path
 from typing import Any
 
 from crawler.cliutil import CliError, db_arg, policy_id
-from storage import open_store
+from storage import Store, open_store
 
 
 def register(sub: Any) -> None:
-    p = sub.add_parser("report", help="write a static HTML report of all policies")
+    p = sub.add_parser(
+        "report",
+        help="write a static HTML report (index, a page per policy and per change, corpus "
+        "plots and data, Atom feeds)",
+    )
     p.add_argument("--out", required=True, metavar="DIR", help="output directory")
     p.add_argument("--policy", metavar="URL", help="only this policy")
     db_arg(p)
     p.set_defaults(func=cmd_report)
 
+    p = sub.add_parser(
+        "export", help="export the stored versions and changes (seed markdown, JSON lines, CSV)"
+    )
+    p.add_argument(
+        "--format",
+        required=True,
+        choices=["seed-markdown", "jsonl", "csv"],
+        help="seed-markdown: one file per version in the Princeton-Leuven seed format",
+    )
+    p.add_argument("--out", required=True, metavar="DIR", help="output directory")
+    p.add_argument(
+        "--layout",
+        choices=["flat", "princeton"],
+        default="flat",
+        help="seed-markdown files: flat (NAME_TIMESTAMP.md) or princeton (a/ab/abc/NAME.md)",
+    )
+    p.add_argument("--policy", metavar="URL", help="only this policy")
+    db_arg(p)
+    p.set_defaults(func=cmd_export)
+
+    p = sub.add_parser("feed", help="write Atom feeds of changes (all policies and each policy)")
+    p.add_argument("--out", required=True, metavar="DIR", help="output directory")
+    p.add_argument("--policy", metavar="URL", help="only this policy's feed")
+    p.add_argument(
+        "--base-url",
+        metavar="URL",
+        help="where the report is published, to make feed links absolute (default: relative)",
+    )
+    db_arg(p)
+    p.set_defaults(func=cmd_feed)
+
+
+def _out_dir(path: str) -> Path:
+    out = Path(path)
+    try:
+        out.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        raise CliError(f"cannot create output directory {out}: {exc.strerror}") from None
+    return out
+
+
+def _open(args: argparse.Namespace) -> tuple[Store, int | None]:
+    store = open_store(args.db, create=False)
+    try:
+        return store, policy_id(store, args.policy) if args.policy else None
+    except BaseException:
+        store.close()
+        raise
+
 
 def cmd_report(args: argparse.Namespace) -> int:
     from crawler.reporting import write_report
 
-    store = open_store(args.db, create=False)
+    store, pid = _open(args)
     try:
-        pid = policy_id(store, args.policy) if args.policy else None
-        out = Path(args.out)
+        out = _out_dir(args.out)
         try:
-            out.mkdir(parents=True, exist_ok=True)
+            index = write_report(store, out, policy_id=pid)
         except OSError as exc:
-            raise CliError(f"cannot create report directory {out}: {exc.strerror}") from None
-        index = write_report(store, out, policy_id=pid)
+            raise CliError(f"cannot write the report in {out}: {exc.strerror}") from None
     finally:
         store.close()
     print(f"report written: {index.resolve()}")
+    return 0
+
+
+def cmd_export(args: argparse.Namespace) -> int:
+    from crawler.export import ExportError, export
+
+    store, pid = _open(args)
+    try:
+        out = _out_dir(args.out)
+        try:
+            result = export(store, out, args.format, layout=args.layout, policy_id=pid)
+        except ExportError as exc:
+            raise CliError(str(exc)) from None
+        except OSError as exc:
+            raise CliError(f"cannot write the export in {out}: {exc.strerror}") from None
+    finally:
+        store.close()
+    what = f"{result.versions} versions" + (
+        "" if args.format == "seed-markdown" else f" and {result.changes} changes"
+    )
+    print(f"exported {what} as {args.format} ({len(result.files)} files) to {out.resolve()}")
+    return 0
+
+
+def cmd_feed(args: argparse.Namespace) -> int:
+    from crawler.feeds import write_feeds
+
+    if args.base_url and not args.base_url.lower().startswith(("http://", "https://")):
+        raise CliError(f"--base-url must be an http(s) URL, got {args.base_url!r}")
+    store, pid = _open(args)
+    try:
+        out = _out_dir(args.out)
+        try:
+            paths = write_feeds(store, out, policy_id=pid, base_url=args.base_url)
+        except OSError as exc:
+            raise CliError(f"cannot write feeds in {out}: {exc.strerror}") from None
+    finally:
+        store.close()
+    print(f"{len(paths)} feeds written: {paths[0].resolve() if paths else out.resolve()}")
     return 0

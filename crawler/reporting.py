@@ -1,14 +1,43 @@
-"""Writing the static report: load from the store, render with ``diffing.report``, write files."""
+"""Writing the static report: load from the store, render with ``diffing.report`` and
+``diffing.plots``, write files.
+
+Layout of ``out``::
+
+    index.html                  all policies
+    corpus.html                 corpus plots; corpus/*.svg, versions.csv, changes.csv, corpus.json
+    feed.atom                   the newest changes (crawler.feeds)
+    <slug>/index.html           a policy: timeline plot, changes, versions
+    <slug>/change-<seq>.html    the change that led to version <seq>: side-by-side and inline diff
+    <slug>/feed.atom            the policy's changes (crawler.feeds)
+
+``load_corpus`` is shared with the feeds and the exports.
+"""
 
 from __future__ import annotations
 
+import csv
+import hashlib
+import io
+import json
 import re
-from datetime import UTC, datetime
+from collections.abc import Iterator
+from dataclasses import dataclass, field, replace
+from datetime import UTC, date, datetime
+from functools import lru_cache
 from pathlib import Path
+from typing import Any
 
-from crawler.archive import IA_BASE
+from crawler.archive import IA_BASE, Archive, ArchiveError, make_archive
+from diffing import plots
 from diffing import report as r
+from diffing.rules import LAWS, THIRD_PARTY
 from storage import Store
+from storage import reportdata as rd
+from storage.repository import ChangeRow
+
+FEED_NAME = "feed.atom"
+_GDPR = re.compile(f"{LAWS['GDPR']}|{LAWS['UK GDPR']}", re.IGNORECASE)
+_CCPA = re.compile(LAWS["CCPA"], re.IGNORECASE)
 
 
 def slugify(url: str, policy_id: int) -> str:
@@ -16,84 +45,548 @@ def slugify(url: str, policy_id: int) -> str:
     return f"{policy_id}-{body}"
 
 
-def _label(clause: dict[str, object]) -> str:
-    sign = "+" if clause["op"] == 1 else "−"
-    values = clause.get("values") or {}
-    shown: list[str] = []
-    if isinstance(values, dict):
-        for vs in values.values():
-            if isinstance(vs, list):
-                shown.extend(str(v) for v in vs)
-    detail = ", ".join(shown[:4]) if shown else str(clause["sentence"])[:80]
-    return f"{clause['category']}: {sign} {detail}"
+def change_slug(change: ChangeRow) -> str:
+    return f"change-{change.to_seq}"
 
 
-def write_report(store: Store, out: Path, policy_id: int | None = None) -> Path:
-    summaries = [s for s in store.summaries() if policy_id is None or s.id == policy_id]
-    rows = []
-    for s in summaries:
-        slug = slugify(s.url, s.id)
-        changes = store.changes(s.id)
-        versions = store.versions(s.id)
-        cats = sorted({cl["category"] for c in changes for cl in c.clauses})
-        rows.append(
-            r.PolicyRow(
-                slug,
-                s.url,
-                s.versions,
-                s.changes,
-                s.captures,
-                s.last_change,
-                s.stated_date,
-                cats,
-                s.problems,
+@lru_cache(maxsize=64)
+def _archive(base: str) -> Archive:
+    try:
+        return make_archive(base or IA_BASE)
+    except ArchiveError:
+        return make_archive(IA_BASE)
+
+
+def replay_url(end: rd.CaptureEnd) -> str:
+    """The raw (``id_``) address of a capture in the archive it was fetched from."""
+    return _archive(end.archive).replay_url(end.timestamp, end.url)
+
+
+@dataclass(frozen=True, slots=True)
+class TextFacts:
+    words: int
+    gdpr: bool
+    ccpa: bool
+
+
+def text_facts(text: str) -> TextFacts:
+    return TextFacts(len(text.split()), bool(_GDPR.search(text)), bool(_CCPA.search(text)))
+
+
+MANIFEST = ".policytrail-report.json"
+
+
+def _code_fingerprint() -> str:
+    """Changes whenever the renderers change, so pages written by older code are redone."""
+    h = hashlib.sha256()
+    for mod in (r, plots):
+        h.update(Path(str(mod.__file__)).read_bytes())
+    h.update(Path(__file__).read_bytes())
+    return h.hexdigest()[:16]
+
+
+@dataclass(slots=True)
+class Manifest:
+    """What an earlier run wrote in ``out``: change pages by fingerprint (a page whose inputs
+    did not change is not rendered again, nor its diff read), feed excerpts, and the words and
+    laws of each text by hash. A missing or unreadable manifest only means more work."""
+
+    code: str
+    pages: dict[str, str] = field(default_factory=dict)  # relative path -> fingerprint
+    excerpts: dict[str, str] = field(default_factory=dict)  # fingerprint -> feed excerpt
+    facts: dict[str, list[int]] = field(default_factory=dict)  # text hash -> words, gdpr, ccpa
+
+    @classmethod
+    def load(cls, out: Path) -> Manifest:
+        code = _code_fingerprint()
+        try:
+            data = json.loads((out / MANIFEST).read_text(encoding="utf-8"))
+            if data.get("code") != code:
+                return cls(code, facts=dict(data.get("facts", {})))
+            return cls(code, dict(data["pages"]), dict(data["excerpts"]), dict(data["facts"]))
+        except (OSError, ValueError, KeyError, TypeError, AttributeError):
+            return cls(code)
+
+    def save(self, out: Path) -> None:
+        tmp = out / f"{MANIFEST}.tmp"
+        tmp.write_text(
+            json.dumps(
+                {
+                    "code": self.code,
+                    "pages": self.pages,
+                    "excerpts": self.excerpts,
+                    "facts": self.facts,
+                },
+                separators=(",", ":"),
+            ),
+            encoding="utf-8",
+        )
+        tmp.replace(out / MANIFEST)
+
+
+def adds_sharing(change: ChangeRow) -> bool:
+    return any(cl.get("op") == 1 and cl.get("category") == THIRD_PARTY for cl in change.clauses)
+
+
+@dataclass(slots=True)
+class PolicyData:
+    info: rd.PolicyInfo
+    slug: str
+    versions: list[rd.VersionInfo]
+    changes: list[ChangeRow]
+    quality: rd.CaptureQuality
+    urls: list[str] = field(default_factory=list)
+
+
+@dataclass(slots=True)
+class Corpus:
+    """Everything a report, a feed or an export reads, loaded in a few queries."""
+
+    store: Store
+    policies: list[PolicyData]
+    _facts: dict[str, TextFacts] = field(default_factory=dict)
+    _entries: dict[int, r.ChangeEntry] = field(default_factory=dict)
+    _excerpts: dict[int, str] = field(default_factory=dict)
+    manifest: Manifest | None = None
+
+    def entry(self, c: ChangeRow) -> r.ChangeEntry:
+        """The change as the pages and feeds show it (labels and flags worked out once)."""
+        got = self._entries.get(c.id)
+        if got is None:
+            got = self._entries[c.id] = change_entry(c)
+        return got
+
+    def ops(self, c: ChangeRow, new_version_id: int) -> list[tuple[int, str]]:
+        """The change's diff ops (read from the store each time: they are as long as the
+        text); a short excerpt for the feeds is kept as they pass."""
+        ops = self.store.change_ops(new_version_id) or []
+        self._excerpts[c.id] = r.diff_excerpt(ops)
+        return ops
+
+    def excerpt(self, c: ChangeRow, new_version_id: int) -> str:
+        got = self._excerpts.get(c.id)
+        if got is None:
+            self.ops(c, new_version_id)
+            got = self._excerpts[c.id]
+        return got
+
+    def facts(self, v: rd.VersionInfo) -> TextFacts:
+        """Words and laws cited of a version's text (read once per distinct text)."""
+        got = self._facts.get(v.text_hash)
+        if got is None:
+            known = self.manifest.facts.get(v.text_hash) if self.manifest else None
+            if known is not None and len(known) == 3:
+                got = TextFacts(int(known[0]), bool(known[1]), bool(known[2]))
+            else:
+                got = text_facts(self.store.read_text(v.text_id))
+                if self.manifest is not None:
+                    self.manifest.facts[v.text_hash] = [got.words, int(got.gdpr), int(got.ccpa)]
+            self._facts[v.text_hash] = got
+        return got
+
+    def __iter__(self) -> Iterator[PolicyData]:
+        return iter(self.policies)
+
+
+def load_corpus(store: Store, policy_id: int | None = None, *, with_changes: bool = True) -> Corpus:
+    """Policies, versions, capture quality and (unless ``with_changes`` is false: the costly
+    part, every clause) changes, of one policy or all."""
+    infos = rd.policies(store, policy_id)
+    versions = rd.versions_by_policy(store, policy_id)
+    quality = rd.capture_quality(store, policy_id)
+    urls = rd.policy_urls(store, policy_id)
+    changes: dict[int, list[ChangeRow]] = {}
+    for c in store.changes(policy_id) if with_changes else []:
+        changes.setdefault(c.policy_id, []).append(c)
+    out = []
+    for info in infos:
+        pchanges = sorted(changes.get(info.id, []), key=lambda c: c.to_seq)
+        out.append(
+            PolicyData(
+                info,
+                slugify(info.url, info.id),
+                versions.get(info.id, []),
+                pchanges,
+                quality.get(info.id, rd.CaptureQuality()),
+                urls.get(info.id, []),
             )
         )
-        pdir = out / slug
-        pdir.mkdir(parents=True, exist_ok=True)
-        ventries = [
-            r.VersionEntry(
-                v.seq,
+    return Corpus(store, out)
+
+
+# ---------------------------------------------------------------------------- entries
+
+
+def _flag_counts(entries: list[r.ChangeEntry]) -> dict[str, int]:
+    counts = {"silent-edit": 0, "stale-date": 0}
+    for e in entries:
+        for f in e.flags:
+            if f in counts:
+                counts[f] += 1
+    return counts
+
+
+def change_entry(c: ChangeRow) -> r.ChangeEntry:
+    return r.ChangeEntry(
+        change_slug(c),
+        c.from_seq,
+        c.to_seq,
+        c.kind,
+        c.not_before,
+        c.not_after,
+        c.words_added,
+        c.words_removed,
+        r.change_flags(c.kind, c.flags, c.new_stated_date, c.not_before),
+        r.clause_labels(c.clauses),
+        c.old_stated_date,
+        c.new_stated_date,
+        [(str(cl["category"]), int(cl["op"]), str(cl.get("sentence", ""))) for cl in c.clauses],
+    )
+
+
+def _timeline(corpus: Corpus, p: PolicyData, entries: list[r.ChangeEntry]) -> str:
+    points = [
+        plots.LengthPoint(
+            v.first_seen,
+            v.last_seen,
+            corpus.facts(v).words,
+            f"v{v.seq}: {corpus.facts(v).words} words, first seen {r.fmt_date(v.first_seen)}",
+        )
+        for v in p.versions
+    ]
+    marks = [
+        plots.ChangeMark(
+            e.not_after,
+            e.new_stated,
+            f"v{e.from_seq}→v{e.to_seq} seen {r.fmt_date(e.not_after)}, states "
+            f"{r.fmt_date(e.new_stated)}; " + "; ".join(e.labels[:3]),
+            f"{e.slug}.html",
+            adds_sharing(c),
+        )
+        for e, c in zip(entries, p.changes, strict=True)
+    ]
+    return plots.timeline_svg(points, marks)
+
+
+# ---------------------------------------------------------------------------- writing
+
+
+def write_policy(corpus: Corpus, p: PolicyData, out: Path) -> r.PolicyRow:
+    pdir = out / p.slug
+    pdir.mkdir(parents=True, exist_ok=True)
+    ventries = [
+        r.VersionEntry(
+            v.seq,
+            v.first_seen,
+            v.last_seen,
+            v.chars,
+            v.stated_date,
+            replay_url(v.first),
+            corpus.facts(v).words,
+            replay_url(v.last),
+        )
+        for v in p.versions
+    ]
+    entries = [corpus.entry(c) for c in p.changes]
+    problems = p.quality.problems()
+    (pdir / "index.html").write_text(
+        r.render_policy(
+            p.info.url,
+            ventries,
+            entries,
+            urls=p.urls,
+            timeline=_timeline(corpus, p, entries),
+            problems=problems,
+            feed_href=FEED_NAME,
+        ),
+        encoding="utf-8",
+    )
+    by_seq = {v.seq: v for v in p.versions}
+    manifest = corpus.manifest
+    for i, (e, c) in enumerate(zip(entries, p.changes, strict=True)):
+        old, new = by_seq[c.from_seq], by_seq[c.to_seq]
+        args = (
+            p.info.url,
+            e,
+            replay_url(old.last),
+            replay_url(new.first),
+            entries[i - 1].slug if i > 0 else None,
+            entries[i + 1].slug if i + 1 < len(entries) else None,
+        )
+        path = pdir / f"{e.slug}.html"
+        rel = f"{p.slug}/{e.slug}.html"
+        # what the page shows, less the changed sentences themselves (they follow from the
+        # change and its texts: the id and the hashes pin them), which are long to hash
+        key = (c.id, old.text_hash, new.text_hash, len(e.sentences), replace(e, sentences=()))
+        fp = hashlib.sha256(repr((key, args[0], *args[2:])).encode()).hexdigest()
+        if (
+            manifest is not None
+            and manifest.pages.get(rel) == fp
+            and fp in manifest.excerpts
+            and path.exists()
+        ):
+            corpus._excerpts[c.id] = manifest.excerpts[fp]
+            continue
+        ops = corpus.ops(c, new.id)
+        url, entry, before, after, prev_slug, next_slug = args
+        page = r.render_change(
+            url, entry, ops, before, after, prev_slug, next_slug, feed_href=FEED_NAME
+        )
+        path.write_text(page, encoding="utf-8")
+        if manifest is not None:
+            manifest.pages[rel] = fp
+            manifest.excerpts[fp] = corpus._excerpts[c.id]
+    last = p.versions[-1] if p.versions else None
+    return r.PolicyRow(
+        p.slug,
+        p.info.url,
+        len(p.versions),
+        len(p.changes),
+        p.quality.captures,
+        max((c.not_after for c in p.changes), default=None),
+        last.stated_date if last else None,
+        sorted(
+            {
+                r.SHORT_CATEGORY.get(str(cl["category"]), str(cl["category"]))
+                for c in p.changes
+                for cl in c.clauses
+            }
+        ),
+        problems,
+        _flag_counts(entries),
+    )
+
+
+def _iso(value: date | datetime | None) -> str | None:
+    return value.isoformat() if value is not None else None
+
+
+def version_records(corpus: Corpus) -> list[dict[str, Any]]:
+    rows = []
+    for p in corpus:
+        for v in p.versions:
+            f = corpus.facts(v)
+            rows.append(
+                {
+                    "policy_id": p.info.id,
+                    "policy_url": p.info.url,
+                    "site": p.info.site,
+                    "seq": v.seq,
+                    "first_seen": _iso(v.first_seen),
+                    "last_seen": _iso(v.last_seen),
+                    "first_timestamp": v.first.timestamp,
+                    "last_timestamp": v.last.timestamp,
+                    "chars": v.chars,
+                    "words": f.words,
+                    "stated_date": _iso(v.stated_date),
+                    "cites_gdpr": f.gdpr,
+                    "cites_ccpa": f.ccpa,
+                    "title": v.title,
+                    "text_hash": v.text_hash,
+                    "first_capture": replay_url(v.first),
+                }
+            )
+    return rows
+
+
+def change_records(corpus: Corpus, *, with_clauses: bool = True) -> list[dict[str, Any]]:
+    rows = []
+    for p in corpus:
+        for c in p.changes:
+            e = corpus.entry(c)
+            row: dict[str, Any] = {
+                "policy_id": p.info.id,
+                "policy_url": p.info.url,
+                "from_version": c.from_seq,
+                "to_version": c.to_seq,
+                "not_before": _iso(c.not_before),
+                "not_after": _iso(c.not_after),
+                "kind": c.kind,
+                "words_added": c.words_added,
+                "words_removed": c.words_removed,
+                "similarity": round(c.similarity, 4),
+                "old_stated_date": _iso(c.old_stated_date),
+                "new_stated_date": _iso(c.new_stated_date),
+                "flags": list(e.flags),
+                "categories": sorted({str(cl["category"]) for cl in c.clauses}),
+                "labels": list(e.labels),
+                "adds_sharing": adds_sharing(c),
+            }
+            if with_clauses:
+                row["clauses"] = c.clauses
+            rows.append(row)
+    return rows
+
+
+def to_csv(rows: list[dict[str, Any]]) -> str:
+    """Rows as CSV; list cells joined with ``;``, booleans as 0/1."""
+    buf = io.StringIO()
+    if not rows:
+        return ""
+    cols = [k for k in rows[0] if k != "clauses"]
+    w = csv.writer(buf, lineterminator="\n")
+    w.writerow(cols)
+    for row in rows:
+        cells = []
+        for k in cols:
+            v = row[k]
+            if isinstance(v, list):
+                v = ";".join(str(x) for x in v)
+            elif isinstance(v, bool):
+                v = int(v)
+            cells.append("" if v is None else v)
+        w.writerow(cells)
+    return buf.getvalue()
+
+
+def write_corpus(corpus: Corpus, out: Path, generated: datetime) -> Path:
+    """corpus.html with the half-year plots, and corpus/ with the SVGs, CSV and JSON."""
+    cdir = out / "corpus"
+    cdir.mkdir(parents=True, exist_ok=True)
+    versions = version_records(corpus)
+    changes = change_records(corpus, with_clauses=False)  # every sentence: see ``export``
+    facts = {
+        p.info.id: [
+            r.VersionFacts(
                 v.first_seen,
                 v.last_seen,
-                v.chars,
-                v.stated_date,
-                f"{IA_BASE}/web/{v.first_timestamp}id_/{v.first_url}",
+                corpus.facts(v).words,
+                corpus.facts(v).gdpr,
+                corpus.facts(v).ccpa,
             )
-            for v in versions
+            for v in p.versions
         ]
-        by_seq = {v.seq: v for v in versions}
-        centries = [
-            r.ChangeEntry(
-                f"change-{c.to_seq}",
-                c.from_seq,
-                c.to_seq,
-                c.kind,
-                c.not_before,
-                c.not_after,
-                c.words_added,
-                c.words_removed,
-                c.flags,
-                [_label(cl) for cl in c.clauses],
-            )
-            for c in changes
-        ]
-        (pdir / "index.html").write_text(
-            r.render_policy(s.url, ventries, centries), encoding="utf-8"
-        )
-        for i, ce in enumerate(centries):
-            new = by_seq[ce.to_seq]
-            ops = store.change_ops(new.id) or []
-            html = r.render_change(
-                s.url,
-                ce,
-                ops,
-                ventries[ce.from_seq - 1].wayback_url,
-                ventries[ce.to_seq - 1].wayback_url,
-                centries[i - 1].slug if i > 0 else None,
-                centries[i + 1].slug if i + 1 < len(centries) else None,
-            )
-            (pdir / f"{ce.slug}.html").write_text(html, encoding="utf-8")
+        for p in corpus
+    }
+    seen = [(c.not_after, adds_sharing(c)) for p in corpus for c in p.changes]
+    stats = r.corpus_stats(facts, seen)
+    labels = [s.label for s in stats]
+    figures = [
+        (
+            "median-length.svg",
+            "Median policy length",
+            plots.line_chart_svg(
+                "Median policy length per half-year (words)",
+                labels,
+                [plots.Series("median words", [s.median_words for s in stats])],
+                y_label="words",
+            ),
+        ),
+        (
+            "laws-cited.svg",
+            "Policies citing GDPR / CCPA",
+            plots.line_chart_svg(
+                "Share of policies citing GDPR / CCPA per half-year",
+                labels,
+                [
+                    plots.Series("GDPR", [s.gdpr_share for s in stats]),
+                    plots.Series("CCPA", [s.ccpa_share for s in stats]),
+                ],
+                percent=True,
+            ),
+        ),
+        (
+            "sharing-changes.svg",
+            "Changes adding sharing clauses",
+            plots.bar_chart_svg(
+                "Share of changes adding a third-party sharing clause, per half-year",
+                labels,
+                [s.sharing_share for s in stats],
+                [f"{s.sharing_changes} of {s.changes} changes" for s in stats],
+            ),
+        ),
+    ]
+    for name, _, svg in figures:
+        (cdir / name).write_text('<?xml version="1.0" encoding="utf-8"?>\n' + svg, "utf-8")
+    (cdir / "versions.csv").write_text(to_csv(versions), encoding="utf-8")
+    (cdir / "changes.csv").write_text(to_csv(changes), encoding="utf-8")
+    half_years = [
+        {
+            "half_year": s.label,
+            "policies": s.policies,
+            "median_words": s.median_words,
+            "gdpr_share": s.gdpr_share,
+            "ccpa_share": s.ccpa_share,
+            "changes": s.changes,
+            "sharing_changes": s.sharing_changes,
+        }
+        for s in stats
+    ]
+    (cdir / "corpus.json").write_text(
+        json.dumps(
+            {
+                "generated": generated.isoformat(),
+                "policies": [
+                    {
+                        "id": p.info.id,
+                        "url": p.info.url,
+                        "site": p.info.site,
+                        "key": p.info.key,
+                        "captures": p.quality.captures,
+                        "capture_problems": p.quality.problems(),
+                    }
+                    for p in corpus
+                ],
+                "versions": versions,
+                "changes": changes,
+                "half_years": half_years,
+            },
+            ensure_ascii=False,
+            separators=(",", ":"),
+        ),
+        encoding="utf-8",
+    )
+    files = [
+        ("corpus/versions.csv", "every version (one row each)"),
+        ("corpus/changes.csv", "every change, with flags, categories and clause labels"),
+        ("corpus/corpus.json", "policies, versions, changes and half-years"),
+    ] + [(f"corpus/{name}", f"{heading} (SVG)") for name, heading, _ in figures]
+    index = out / "corpus.html"
+    index.write_text(
+        r.render_corpus(generated, [(h, svg) for _, h, svg in figures], files), encoding="utf-8"
+    )
+    return index
+
+
+def write_report(
+    store: Store, out: Path, policy_id: int | None = None, *, corpus: Corpus | None = None
+) -> Path:
+    """Write the whole site (or, with ``policy_id``, the site restricted to one policy) with
+    the Atom feeds its pages link to, and return the path of its index page. ``corpus``:
+    already loaded (``load_corpus``)."""
+    from crawler.feeds import write_feeds
+
+    out.mkdir(parents=True, exist_ok=True)
+    generated = datetime.now(UTC)
+    if corpus is None:
+        corpus = load_corpus(store, policy_id)
+    manifest = corpus.manifest = Manifest.load(out)
+    rows = [write_policy(corpus, p, out) for p in corpus]
+    write_corpus(corpus, out, generated)
+    totals = r.CorpusTotals(
+        len(rows),
+        sum(row.versions for row in rows),
+        sum(row.changes for row in rows),
+        sum(row.captures for row in rows),
+    )
     index = out / "index.html"
-    index.write_text(r.render_index(rows, datetime.now(UTC)), encoding="utf-8")
+    index.write_text(
+        r.render_index(
+            rows, generated, totals=totals, corpus_href="corpus.html", feed_href=FEED_NAME
+        ),
+        encoding="utf-8",
+    )
+    write_feeds(store, out, policy_id, corpus=corpus)
+    if policy_id is None:
+        # forget (and remove) change pages of changes that no longer exist, e.g. after a
+        # rebuild; only pages this manifest recorded are touched
+        current = {f"{p.slug}/{corpus.entry(c).slug}.html" for p in corpus for c in p.changes}
+        for rel in [rel for rel in manifest.pages if rel not in current]:
+            (out / rel).unlink(missing_ok=True)
+            del manifest.pages[rel]
+        live = set(manifest.pages.values())
+        manifest.excerpts = {k: v for k, v in manifest.excerpts.items() if k in live}
+        hashes = {v.text_hash for p in corpus for v in p.versions}
+        manifest.facts = {k: v for k, v in manifest.facts.items() if k in hashes}
+    manifest.save(out)
     return index
