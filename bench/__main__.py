@@ -8,7 +8,14 @@ import sys
 from pathlib import Path
 
 HERE = Path(__file__).resolve().parent
-BENCHES = ["bench_normalize.py", "bench_diff.py", "bench_store.py"]
+BENCHES = [
+    "bench_normalize.py",
+    "bench_diff.py",
+    "bench_store.py",
+    "bench_crawl.py",
+    "bench_report.py",
+    "bench_scale.py",
+]
 
 
 def main() -> int:

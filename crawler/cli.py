@@ -35,6 +35,8 @@ COMMAND_MODULES = [
     "crawler.cli_crawl",
     "crawler.cli_reports",
     "crawler.cli_jobs",
+    "crawler.cli_cluster",
+    "crawler.cli_discover",
 ]
 
 

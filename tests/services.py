@@ -122,3 +122,95 @@ class Postgres:
         while time.monotonic() < deadline and (self.data / "postmaster.pid").exists():
             time.sleep(0.1)
         shutil.rmtree(self.root, ignore_errors=True)
+
+
+class Redis:
+    """A throwaway ``redis-server`` on 127.0.0.1 (no persistence). Redis cannot bind port 0, so
+    a free port is picked and, if another process takes it first, another one is tried."""
+
+    def __init__(self, root: Path) -> None:
+        self.root = root
+        self.port = 0
+        self.url = ""
+        self.proc: subprocess.Popen[bytes] | None = None
+
+    def start(self, attempts: int = 5) -> str:
+        exe = shutil.which("redis-server")
+        if exe is None:
+            raise ServiceError(
+                "redis-server not found: run 'make system-deps' (installs the redis-server package)"
+            )
+        self.root.mkdir(parents=True, exist_ok=True)
+        log = self.root / "redis.log"
+        for _ in range(attempts):
+            self.port = free_port()
+            log.write_text("")
+            self.proc = subprocess.Popen(
+                [
+                    exe,
+                    "--port",
+                    str(self.port),
+                    "--bind",
+                    "127.0.0.1",
+                    "--save",
+                    "",
+                    "--appendonly",
+                    "no",
+                    "--dir",
+                    str(self.root),
+                    "--logfile",
+                    str(log),
+                    "--daemonize",
+                    "no",
+                ],
+                stdout=subprocess.DEVNULL,
+                stderr=subprocess.DEVNULL,
+            )
+            if self._ready(log):
+                self.url = f"redis://127.0.0.1:{self.port}/0"
+                return self.url
+            self.proc.kill()
+            self.proc.wait()
+            text = log.read_text(errors="replace")
+            if "in use" not in text:  # not a lost race for the port: a real failure
+                raise ServiceError(f"redis-server did not start: {text.strip()[-500:]}")
+        raise ServiceError(f"redis-server found no free port in {attempts} attempts")
+
+    def _ready(self, log: Path) -> bool:
+        import redis
+
+        client = redis.Redis(host="127.0.0.1", port=self.port, socket_timeout=1)
+        deadline = time.monotonic() + 20
+        try:
+            while time.monotonic() < deadline:
+                assert self.proc is not None
+                if self.proc.poll() is not None:
+                    return False
+                try:
+                    if client.ping():
+                        return True
+                except redis.RedisError:
+                    pass
+                time.sleep(0.05)
+            return False
+        finally:
+            client.close()
+
+    def flush(self) -> None:
+        import redis
+
+        client = redis.Redis.from_url(self.url)
+        try:
+            client.flushall()
+        finally:
+            client.close()
+
+    def stop(self) -> None:
+        if self.proc is not None and self.proc.poll() is None:
+            self.proc.terminate()
+            try:
+                self.proc.wait(timeout=10)
+            except subprocess.TimeoutExpired:
+                self.proc.kill()
+                self.proc.wait()
+        shutil.rmtree(self.root, ignore_errors=True)

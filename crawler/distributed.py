@@ -1,0 +1,515 @@
+"""Distributed crawls on scrapy-redis: ``policytrail enqueue`` and ``policytrail worker``.
+
+N worker processes, on any machines, share through one Redis server
+- the start URLs (``PREFIX:start_urls``: one JSON message per tracked URL, pushed by ``enqueue``),
+- the request queue and the duplicate filter (scrapy-redis' scheduler and ``RFPDupeFilter``),
+- the archive's rate limits (``crawler.redislimit``),
+- the cluster's membership (``PREFIX:workers``: heartbeats), and the newest capture listed per URL
+  (``PREFIX:newest``),
+and write to one database (PostgreSQL; SQLite only for workers on one machine).
+
+Nothing is lost when a worker dies (SIGKILL, a lost machine): before a page of CDX rows turns into
+queued requests, every row not yet stored is recorded as a ``failed`` capture ("pending"). Such
+a row holds its URL's incremental cursor back, and the next job fetches it again. The last
+worker to leave (an atomic check in Redis) advances the cursors and rebuilds the versions and
+changes of the policies that got new captures, so no rebuild races a worker still storing.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import logging
+import os
+import socket
+from dataclasses import dataclass, field
+from typing import Any
+
+from scrapy.crawler import Crawler
+from scrapy_redis.scheduler import Scheduler as _RedisSchedulerBase
+
+from crawler.pipelines import StorePipeline
+from storage import Store
+
+logger = logging.getLogger(__name__)
+
+PREFIX = "policytrail"
+MEMBER_TTL_SECONDS = 10.0  # a worker without a heartbeat this long is gone
+BEAT_SECONDS = 2.0
+PENDING = "pending: queued for a worker (a worker that died left it; the next job fetches it)"
+
+
+class ClusterError(Exception):
+    """Redis could not be reached or answered an error."""
+
+
+# KEYS[1] members; ARGV[1] member; ARGV[2] ttl ms. Leave; return how many live members remain.
+LEAVE = """
+local t = redis.call('TIME')
+local now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
+redis.call('ZREM', KEYS[1], ARGV[1])
+redis.call('ZREMRANGEBYSCORE', KEYS[1], '-inf', now - tonumber(ARGV[2]))
+return redis.call('ZCARD', KEYS[1])
+"""
+
+# KEYS[1] members; ARGV[1] member. A heartbeat on Redis' clock.
+BEAT = """
+local t = redis.call('TIME')
+local now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
+redis.call('ZADD', KEYS[1], now, ARGV[1])
+return now
+"""
+
+# KEYS[1] members; ARGV[1] ttl ms. Live members.
+LIVE = """
+local t = redis.call('TIME')
+local now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
+return redis.call('ZCOUNT', KEYS[1], now - tonumber(ARGV[1]), '+inf')
+"""
+
+# KEYS[1] newest hash; ARGV[1] url id; ARGV[2] timestamp. Keep the greater.
+NEWEST = """
+local cur = redis.call('HGET', KEYS[1], ARGV[1])
+if (not cur) or cur < ARGV[2] then redis.call('HSET', KEYS[1], ARGV[1], ARGV[2]) end
+return 1
+"""
+
+
+class Cluster:
+    """The cluster's shared state in Redis (synchronous client: call it off the reactor)."""
+
+    def __init__(self, redis_url: str, prefix: str = PREFIX) -> None:
+        import redis
+
+        self.redis_url = redis_url
+        self.prefix = prefix
+        try:
+            self.client = redis.Redis.from_url(redis_url, socket_timeout=30)
+        except ValueError as exc:
+            raise ClusterError(f"not a Redis URL: {redis_url!r} ({exc})") from None
+        self.members_key = f"{prefix}:workers"
+        self.newest_key = f"{prefix}:newest"
+        self.start_key = f"{prefix}:start_urls"
+        self.queue_key = f"{prefix}:requests"
+        self.dupefilter_key = f"{prefix}:dupefilter"
+
+    def ping(self) -> None:
+        import redis
+
+        try:
+            self.client.ping()
+        except redis.RedisError as exc:
+            raise ClusterError(f"Redis unreachable at {self.redis_url}: {exc}") from None
+
+    def beat(self, member: str) -> None:
+        self.client.eval(BEAT, 1, self.members_key, member)
+
+    def leave(self, member: str) -> int:
+        """Leave the cluster; how many live workers remain (0: this one was the last)."""
+        ttl = int(MEMBER_TTL_SECONDS * 1000)
+        return int(self.client.eval(LEAVE, 1, self.members_key, member, ttl))  # type: ignore[arg-type]
+
+    def prune_dead_local(self) -> list[str]:
+        """Forget members on this host whose process is gone (without waiting for their TTL)."""
+        from crawler.runjob import pid_alive
+
+        host = socket.gethostname()
+        gone = []
+        for raw in self.client.zrange(self.members_key, 0, -1):
+            member = raw.decode() if isinstance(raw, bytes) else str(raw)
+            parts = member.split(":")
+            local = len(parts) >= 3 and parts[-3] == host and parts[-2].isdigit()
+            if local and not pid_alive(int(parts[-2])):
+                gone.append(member)
+        if gone:
+            self.client.zrem(self.members_key, *gone)
+        return gone
+
+    def live_workers(self) -> int:
+        ttl = int(MEMBER_TTL_SECONDS * 1000)
+        return int(self.client.eval(LIVE, 1, self.members_key, ttl))  # type: ignore[arg-type]
+
+    def queued(self) -> int:
+        """Start URLs and requests still waiting for a worker."""
+        return int(self.client.llen(self.start_key)) + int(self.client.zcard(self.queue_key))
+
+    def record_newest(self, url_id: int, timestamp: str) -> None:
+        self.client.eval(NEWEST, 1, self.newest_key, str(url_id), timestamp)
+
+    def take_newest(self) -> dict[int, str]:
+        with self.client.pipeline(transaction=True) as pipe:
+            pipe.hgetall(self.newest_key)
+            pipe.delete(self.newest_key)
+            raw, _ = pipe.execute()
+        return {int(k): v.decode() for k, v in raw.items()}
+
+    def push_start(self, messages: list[dict[str, Any]]) -> None:
+        if messages:
+            self.client.rpush(self.start_key, *(json.dumps(m) for m in messages))
+
+    def new_job_if_idle(self) -> bool:
+        """With no live worker and nothing queued, forget the last job's duplicate filter, so a
+        new job fetches again what a dead worker had taken. False: a job is still running."""
+        self.prune_dead_local()
+        if self.live_workers() or self.queued():
+            return False
+        self.client.delete(self.dupefilter_key)
+        return True
+
+    def close(self) -> None:
+        self.client.close()
+
+
+def member_name(run_id: int) -> str:
+    return f"{socket.gethostname()}:{os.getpid()}:{run_id}"
+
+
+# ---------------------------------------------------------------------------- Scrapy components
+
+
+class RedisScheduler(_RedisSchedulerBase):  # type: ignore[misc]
+    """scrapy-redis' scheduler; when Redis goes away the worker stops cleanly (reason
+    ``redis-unavailable``) instead of failing on every request. What it had not stored is
+    recorded as pending in the database, so the next job fetches it."""
+
+    crawler: Crawler | None = None
+
+    @classmethod
+    def from_crawler(cls, crawler: Crawler) -> RedisScheduler:
+        import redis
+
+        try:
+            instance: RedisScheduler = super().from_crawler(crawler)
+        except redis.RedisError as exc:
+            raise ClusterError(f"Redis unreachable: {exc}") from None
+        instance.crawler = crawler
+        return instance
+
+    def _lost(self, exc: Exception) -> None:
+        crawler = self.crawler
+        if crawler is None or crawler.engine is None:
+            return
+        spider = crawler.spider
+        if getattr(spider, "redis_error", None) is None:
+            spider.redis_error = str(exc)  # type: ignore[union-attr]
+            logger.error("Redis connection lost: %s (stopping this worker)", exc)
+            from scrapy.utils.defer import deferred_from_coro
+
+            deferred_from_coro(crawler.engine.close_spider_async(reason="redis-unavailable"))
+
+    def enqueue_request(self, request: Any) -> bool:
+        import redis
+
+        try:
+            return bool(super().enqueue_request(request))
+        except redis.RedisError as exc:
+            self._lost(exc)
+            return False
+
+    def next_request(self) -> Any:
+        import redis
+
+        try:
+            return super().next_request()
+        except redis.RedisError as exc:
+            self._lost(exc)
+            return None
+
+    def has_pending_requests(self) -> bool:
+        import redis
+
+        try:
+            return bool(super().has_pending_requests())
+        except redis.RedisError as exc:
+            self._lost(exc)
+            return False
+
+    def close(self, reason: str) -> None:
+        import redis
+
+        with contextlib.suppress(redis.RedisError):
+            super().close(reason)
+
+
+class DistributedStorePipeline(StorePipeline):
+    """The store pipeline of a worker: stores items like ``StorePipeline``; at the end, only the
+    last worker to leave the cluster advances cursors and rebuilds versions."""
+
+    async def close_spider(self) -> None:
+        import asyncio
+
+        spider = self.spider
+        worker = spider.worker
+        if worker is None:
+            return
+        stats = self.crawler.stats
+        cluster: Cluster = spider.cluster
+        reason = stats.get_value("finish_reason") if stats else None
+        try:
+            try:
+                await asyncio.to_thread(cluster.prune_dead_local)
+                remaining = await asyncio.to_thread(cluster.leave, spider.member)
+                queued = await asyncio.to_thread(cluster.queued)
+            except Exception as exc:
+                logger.error("cannot leave the cluster cleanly: %s", exc)
+                return
+            if remaining or queued or reason not in (None, "finished"):
+                logger.info(
+                    "not the last worker (%d live, %d queued): leaving the rebuild to it",
+                    remaining,
+                    queued,
+                )
+                return
+            stats.set_value("policytrail/finalised", 1)
+            newest = await asyncio.to_thread(cluster.take_newest)
+            for url_id, ts in newest.items():
+                await worker.run(lambda s, u=url_id, n=ts: s.advance_cursor(u, n))
+            dirty = await worker.run(lambda s: s.dirty_policies())
+            for pid in dirty:
+                res = await worker.run(lambda s, p=pid: s.rebuild_versions(p, self.analyser))
+                stats.inc_value("policytrail/versions_stored", res.versions_added)
+                stats.inc_value("policytrail/changes_stored", res.changes_added)
+        finally:
+            await asyncio.to_thread(worker.close)
+
+
+def mark_pending(
+    store: Store, policy_id: int, url_id: int, archive: str, refs: list[Any], run_id: int | None
+) -> int:
+    """Record captures about to be queued as ``failed`` (pending) unless already stored: until a
+    worker stores them, they hold the URL's cursor back."""
+    from storage.repository import FetchResult
+
+    stored = store.stored_timestamps(url_id)
+    n = 0
+    for ref in refs:
+        if ref.timestamp in stored:
+            continue
+        store.save_fetch(
+            FetchResult(policy_id, url_id, ref, archive, "failed", error=PENDING, run_id=run_id)
+        )
+        n += 1
+    return n
+
+
+# ---------------------------------------------------------------------------- enqueue
+
+
+@dataclass(frozen=True, slots=True)
+class EnqueueResult:
+    urls: int
+    new_job: bool
+
+
+def enqueue(
+    cluster: Cluster,
+    store: Store,
+    urls: list[str],
+    archive: str,
+    from_ts: str | None = None,
+    to_ts: str | None = None,
+    sample: str = "all",
+) -> EnqueueResult:
+    """Track ``urls`` in the database and push one start message per URL."""
+    new_job = cluster.new_job_if_idle()
+    messages = []
+    for t in store.track(urls, archive):
+        start = from_ts
+        if t.last_seen_ts and (start is None or t.last_seen_ts > start):
+            start = t.last_seen_ts  # incremental, as in a single-process crawl
+        messages.append(
+            {
+                "url": t.url,
+                "policy_id": t.policy_id,
+                "url_id": t.url_id,
+                "from_ts": start,
+                "to_ts": to_ts,
+                "sample": sample,
+            }
+        )
+    cluster.push_start(messages)
+    return EnqueueResult(len(messages), new_job)
+
+
+# ---------------------------------------------------------------------------- worker
+
+
+@dataclass(frozen=True, slots=True)
+class WorkerOptions:
+    redis_url: str
+    archive: str
+    dialect: str = "auto"
+    db: str | None = None
+    cdx_per_minute: float = 24.0
+    replay_per_second: float = 8.0
+    backoff_seconds: float = 60.0
+    idle_timeout: float = 30.0
+    concurrency: int = 8
+    log_level: str = "WARNING"
+    prefix: str = PREFIX
+    extra_settings: dict[str, Any] = field(default_factory=dict)
+
+
+def worker_settings(opts: WorkerOptions) -> Any:
+    from scrapy.utils.project import get_project_settings
+
+    settings = get_project_settings()
+    settings.setmodule("crawler.settings", priority="project")
+    p = opts.prefix
+    values: dict[str, Any] = {
+        "POLICYTRAIL_CDX_PER_MINUTE": opts.cdx_per_minute,
+        "POLICYTRAIL_REPLAY_PER_SECOND": opts.replay_per_second,
+        "POLICYTRAIL_BACKOFF_SECONDS": opts.backoff_seconds,
+        "POLICYTRAIL_REDIS_URL": opts.redis_url,
+        "POLICYTRAIL_REDIS_PREFIX": p,
+        "LOG_LEVEL": opts.log_level,
+        "SCHEDULER": "crawler.distributed.RedisScheduler",
+        "DUPEFILTER_CLASS": "scrapy_redis.dupefilter.RFPDupeFilter",
+        "SCHEDULER_PERSIST": True,  # the queue and filter belong to the cluster, not this worker
+        "SCHEDULER_QUEUE_KEY": f"{p}:requests",
+        "SCHEDULER_DUPEFILTER_KEY": f"{p}:dupefilter",
+        "REDIS_START_URLS_KEY": f"{p}:start_urls",
+        "REDIS_URL": opts.redis_url,
+        "MAX_IDLE_TIME_BEFORE_CLOSE": opts.idle_timeout,
+        "CONCURRENT_REQUESTS": opts.concurrency,
+        # the shared limiter spaces requests; a local delay on top would only slow the cluster
+        "DOWNLOAD_SLOTS": {
+            "cdx": {"concurrency": opts.concurrency, "delay": 0},
+            "replay": {"concurrency": opts.concurrency, "delay": 0},
+        },
+    }
+    for k, v in {**values, **opts.extra_settings}.items():
+        settings.set(k, v, priority="cmdline")
+    settings["DOWNLOADER_MIDDLEWARES"].set(
+        "crawler.redislimit.SharedRateLimitMiddleware", 900, priority="cmdline"
+    )
+    settings["ITEM_PIPELINES"].set("crawler.pipelines.StorePipeline", None, priority="cmdline")
+    settings["ITEM_PIPELINES"].set(
+        "crawler.distributed.DistributedStorePipeline", 300, priority="cmdline"
+    )
+    return settings
+
+
+@dataclass(frozen=True, slots=True)
+class WorkerSummary:
+    run_id: int
+    status: str
+    stats: dict[str, Any]
+
+    def line(self) -> str:
+        s = self.stats
+        return (
+            f"{s.get('cdx_requests', 0)} CDX requests, {s.get('captures_seen', 0)} captures seen, "
+            f"{s.get('fetched', 0)} fetched, {s.get('versions_stored', 0)} versions stored, "
+            f"{s.get('changes_stored', 0)} changes, {sum(s.get('errors', {}).values())} errors"
+            + (" (last worker: cursors and versions updated)" if s.get("finalised") else "")
+        )
+
+
+class WorkerBeat:
+    """A worker's heartbeat: in Redis every beat, in its run row every 15th."""
+
+    def __init__(self, cluster: Cluster, member: str, db_url: str, run_id: int) -> None:
+        self.cluster = cluster
+        self.member = member
+        self.db_url = db_url
+        self.run_id = run_id
+        self.n = 0
+        self._store: Store | None = None
+
+    def __call__(self) -> bool:
+        from storage import open_store
+
+        self.cluster.beat(self.member)
+        if self.n % 15 == 0:
+            if self._store is None:
+                self._store = open_store(self.db_url, create=False)
+            self._store.heartbeat_run(self.run_id, kind="worker")
+        self.n += 1
+        return True
+
+    def close(self) -> None:
+        if self._store is not None:
+            self._store.close()
+
+
+def run_worker(opts: WorkerOptions) -> WorkerSummary:
+    """One worker: crawl what the cluster's queue holds until idle for ``idle_timeout`` seconds.
+    Starts a Twisted reactor: once per process."""
+    import warnings
+
+    from scrapy.crawler import CrawlerProcess
+    from scrapy.exceptions import ScrapyDeprecationWarning
+
+    from crawler.archive import make_archive
+    from crawler.jobs import check_reachable
+    from crawler.runjob import Heartbeat
+    from crawler.spiders.distributed import DistributedPolicySpider
+    from storage import default_db_url, open_store
+
+    # scrapy-redis 0.9 still passes ``spider`` to the stats collector
+    warnings.filterwarnings("ignore", category=ScrapyDeprecationWarning, module="scrapy_redis")
+    archive = make_archive(opts.archive, opts.dialect)
+    db_url = opts.db or default_db_url()
+    cluster = Cluster(opts.redis_url, opts.prefix)
+    try:
+        cluster.ping()
+        store = open_store(db_url)
+        try:
+            check_reachable(archive)
+            run_id = store.start_run(
+                archive.base,
+                {"redis_prefix": opts.prefix, "idle_timeout": opts.idle_timeout},
+                kind="worker",
+            )
+        finally:
+            store.close()
+        member = member_name(run_id)
+        cluster.beat(member)  # a member before it takes any work
+        process = CrawlerProcess(worker_settings(opts))
+        crawler = process.create_crawler(DistributedPolicySpider)
+        process.crawl(
+            crawler,
+            archive=archive.base,
+            dialect=str(archive.dialect),
+            db=db_url,
+            run_id=run_id,
+            member=member,
+        )
+        beat = WorkerBeat(cluster, member, db_url, run_id)
+        try:
+            with Heartbeat(beat, BEAT_SECONDS, first=BEAT_SECONDS):
+                process.start()
+        finally:
+            beat.close()
+    finally:
+        cluster.close()
+    raw: dict[str, Any] = crawler.stats.get_stats() if crawler.stats else {}
+    reason = str(raw.get("finish_reason", "unknown"))
+    errors = {
+        k.split("/", 2)[2]: int(v) for k, v in raw.items() if k.startswith("policytrail/error/")
+    }
+    stats = {
+        "cdx_requests": int(raw.get("policytrail/cdx_requests", 0)),
+        "captures_seen": int(raw.get("policytrail/captures_seen", 0)),
+        "fetched": int(raw.get("policytrail/capture_fetched", 0)),
+        "pending_marked": int(raw.get("policytrail/pending_marked", 0)),
+        "versions_stored": int(raw.get("policytrail/versions_stored", 0)),
+        "changes_stored": int(raw.get("policytrail/changes_stored", 0)),
+        "shared_limit_waited_ms": int(raw.get("policytrail/shared_limit/waited_ms", 0)),
+        "finalised": bool(raw.get("policytrail/finalised")),
+        "errors": errors,
+    }
+    redis_error = getattr(crawler.spider, "redis_error", None)
+    if reason == "finished":
+        status = "ok" if not errors else "partial"
+    elif reason == "shutdown":
+        status = "interrupted"
+    else:
+        status = reason
+    store = open_store(db_url, create=False)
+    try:
+        store.finish_run(run_id, status, stats, redis_error)
+    finally:
+        store.close()
+    return WorkerSummary(run_id, status, stats)

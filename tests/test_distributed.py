@@ -1,0 +1,302 @@
+"""Distributed crawl: two ``policytrail worker`` processes share one real redis-server (queue,
+duplicate filter, rate limit) and write to one real PostgreSQL. An archive front (a recording
+proxy before pywb that answers 429 to anyone going faster than the limit, as the Internet Archive
+does) sees each URL once, never more than the limit per second from the whole cluster, and the
+stored history equals a single-process run; a worker killed with SIGKILL mid-crawl loses nothing."""
+
+from __future__ import annotations
+
+import http.client
+import os
+import signal
+import subprocess
+import sys
+import threading
+import time
+from collections import Counter
+from collections.abc import Iterator
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
+from typing import Any
+from urllib.parse import urlsplit
+
+import pytest
+
+from tests.conftest import ROOT, SAMPLE_URLS, run_cli
+from tests.stored import assert_same_history, run_rows, sqlite_baseline, stored_result
+
+__all__ = ["sqlite_baseline"]
+
+pytestmark = pytest.mark.e2e
+
+REPLAY_RATE = 8  # per second, for the whole cluster (the Internet Archive's figure)
+
+
+class ArchiveFront:
+    """A loopback HTTP proxy before pywb: records every request's arrival time, and answers 429
+    to a replay request when more than ``limit`` arrived in the second before it."""
+
+    def __init__(self, upstream: str, limit: float) -> None:
+        parts = urlsplit(upstream)
+        self.up_host, self.up_port = parts.hostname or "127.0.0.1", parts.port or 80
+        self.limit = limit
+        self.lock = threading.Lock()
+        self.log: list[tuple[float, str, str, int]] = []  # (time, kind, path, status)
+        front = self
+
+        class Handler(BaseHTTPRequestHandler):
+            protocol_version = "HTTP/1.1"
+
+            def log_message(self, *args: Any) -> None:
+                pass
+
+            def do_GET(self) -> None:
+                now = time.monotonic()
+                kind = "cdx" if "/cdx?" in self.path else "replay"
+                with front.lock:
+                    recent = sum(
+                        1
+                        for t, k, _, s in front.log
+                        if k == "replay" and now - t < 1.0 and s != 429
+                    )
+                    refuse = kind == "replay" and recent + 1 > front.limit + 1
+                    front.log.append((now, kind, self.path, 429 if refuse else 0))
+                if refuse:
+                    self._answer(429, [("Content-Type", "text/plain")], b"slow down")
+                    return
+                conn = http.client.HTTPConnection(front.up_host, front.up_port, timeout=60)
+                try:
+                    conn.request(
+                        "GET", self.path, headers={"User-Agent": self.headers["User-Agent"] or ""}
+                    )
+                    resp = conn.getresponse()
+                    body = resp.read()
+                    headers = [
+                        (k, v.replace(f"{front.up_host}:{front.up_port}", front.netloc))
+                        for k, v in resp.getheaders()
+                        if k.lower() not in ("transfer-encoding", "connection", "content-length")
+                    ]
+                    self._answer(resp.status, headers, body)
+                finally:
+                    conn.close()
+
+            def _answer(self, status: int, headers: list[tuple[str, str]], body: bytes) -> None:
+                self.send_response(status)
+                for k, v in headers:
+                    self.send_header(k, v)
+                self.send_header("Content-Length", str(len(body)))
+                self.send_header("Connection", "close")  # no keep-alive races in the count
+                self.close_connection = True
+                self.end_headers()
+                self.wfile.write(body)
+
+        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self.server.daemon_threads = True
+        self.netloc = f"127.0.0.1:{self.server.server_address[1]}"
+        self.thread = threading.Thread(target=self.server.serve_forever, daemon=True)
+        self.thread.start()
+
+    def url(self, path: str) -> str:
+        return f"http://{self.netloc}{path}"
+
+    def clear(self) -> None:
+        with self.lock:
+            self.log.clear()
+
+    def max_per_second(self, kind: str) -> int:
+        """The most ``kind`` requests that arrived within any one second."""
+        times = sorted(t for t, k, _, _ in self.log if k == kind)
+        best, j = 0, 0
+        for i, t in enumerate(times):
+            while times[j] <= t - 1.0:
+                j += 1
+            best = max(best, i - j + 1)
+        return best
+
+    def stop(self) -> None:
+        self.server.shutdown()
+        self.server.server_close()
+
+
+@pytest.fixture(scope="module")
+def redis_server() -> Iterator[Any]:
+    from tests.services import Redis, ServiceError
+
+    server = Redis(Path("/tmp") / f"policytrail-redis-{os.getpid()}")
+    try:
+        server.start()
+    except ServiceError as exc:
+        server.stop()
+        pytest.fail(f"cannot start the Redis test server: {exc}")
+    try:
+        yield server
+    finally:
+        server.stop()
+
+
+@pytest.fixture(scope="module")
+def front(pywb_archive: str) -> Iterator[ArchiveFront]:
+    f = ArchiveFront(pywb_archive, REPLAY_RATE)
+    try:
+        yield f
+    finally:
+        f.stop()
+
+
+@pytest.fixture
+def cluster(redis_server: Any, postgres_server: Any, front: ArchiveFront) -> dict[str, str]:
+    redis_server.flush()
+    postgres_server.reset()
+    front.clear()
+    return {
+        "redis": redis_server.url,
+        "db": postgres_server.url,
+        "archive": front.url("/web"),  # pywb's collection, through the front
+    }
+
+
+def enqueue(c: dict[str, str]) -> str:
+    r = run_cli(
+        "enqueue",
+        "--redis",
+        c["redis"],
+        "--urls",
+        str(SAMPLE_URLS),
+        "--archive",
+        c["archive"],
+        "--db",
+        c["db"],
+    )
+    assert r.code == 0, r.err
+    return r.out
+
+
+def start_worker(c: dict[str, str], replay_rate: float = REPLAY_RATE) -> subprocess.Popen[str]:
+    return subprocess.Popen(
+        [
+            sys.executable,
+            "-m",
+            "crawler.cli",
+            "worker",
+            "--redis",
+            c["redis"],
+            "--archive",
+            c["archive"],
+            "--db",
+            c["db"],
+            "--cdx-rate",
+            "600",
+            "--replay-rate",
+            str(replay_rate),
+            "--backoff",
+            "1",
+            "--idle-timeout",
+            "2",
+        ],
+        cwd=ROOT,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+
+
+def finish(worker: subprocess.Popen[str]) -> tuple[int, str, str]:
+    out, err = worker.communicate(timeout=180)
+    return worker.returncode, out, err
+
+
+def test_two_workers_share_queue_filter_and_rate_limit(
+    cluster: dict[str, str], front: ArchiveFront, sqlite_baseline: dict[str, Any]
+) -> None:
+    out = enqueue(cluster)
+    assert "enqueued 9 URLs for a new job" in out
+    workers = [start_worker(cluster), start_worker(cluster)]
+    results = [finish(w) for w in workers]
+    for code, out, err in results:
+        assert code == 0, err[-2000:]
+        assert "worker run" in out and " ok: " in out, out
+
+    requested = Counter((kind, path) for _, kind, path, _ in front.log)
+    assert requested and max(requested.values()) == 1, requested.most_common(3)  # each URL once
+    assert sum(1 for kind, _ in requested if kind == "cdx") == 9
+    assert not [x for x in front.log if x[3] == 429], (
+        "the cluster went faster than the archive allows"
+    )
+    assert front.max_per_second("replay") <= REPLAY_RATE + 1
+    # both workers took part, and exactly one (the last out) rebuilt versions
+    rows = [r for r in run_rows(cluster["db"]) if r.kind == "worker"]
+    assert len(rows) == 2 and all(r.status == "ok" for r in rows)
+    assert all(r.stats["cdx_requests"] + r.stats["fetched"] > 0 for r in rows)
+    assert sorted(bool(r.stats["finalised"]) for r in rows) == [False, True]
+
+    assert_same_history(stored_result(cluster["db"]), sqlite_baseline["result"])
+
+
+def test_a_killed_worker_loses_nothing(
+    cluster: dict[str, str], front: ArchiveFront, sqlite_baseline: dict[str, Any]
+) -> None:
+    enqueue(cluster)
+    victim, other = start_worker(cluster), start_worker(cluster)
+    deadline = time.monotonic() + 90
+    while sum(1 for x in front.log if x[1] == "replay") < 8:
+        assert victim.poll() is None and time.monotonic() < deadline, "crawl ended too soon"
+        time.sleep(0.05)
+    victim.send_signal(signal.SIGKILL)
+    victim.communicate(timeout=30)
+    code, _, err = finish(other)
+    assert code == 0, err[-2000:]
+
+    # the next job (enqueue + a worker) completes what the killed worker had taken
+    out = enqueue(cluster)
+    assert f"pid {victim.pid}" in out and "marked killed: process" in out
+    assert "for a new job" in out
+    code, _, err = finish(start_worker(cluster))
+    assert code == 0, err[-2000:]
+    got = stored_result(cluster["db"])
+    assert not [c for c in got["_captures"] if c[2] == "failed"], "pending captures left"
+    assert_same_history(got, sqlite_baseline["result"])
+    statuses = sorted(r.status for r in run_rows(cluster["db"]))
+    assert statuses == ["killed", "ok", "ok"]
+
+
+def test_enqueue_without_redis_is_one_line(tmp_path: Path) -> None:
+    r = run_cli(
+        "enqueue",
+        "--redis",
+        "redis://127.0.0.1:9/0",
+        "--urls",
+        str(SAMPLE_URLS),
+        "--db",
+        f"sqlite:///{tmp_path / 'x.db'}",
+    )
+    assert r.code == 3, r.err
+    lines = r.err.strip().splitlines()
+    assert len(lines) == 1 and "Redis unreachable" in lines[0], r.err
+
+
+def test_shared_limiter_spaces_reservations(redis_server: Any) -> None:
+    """Reservations from two clients on one key are spaced one interval apart, on Redis' clock."""
+    import asyncio
+
+    from crawler.redislimit import SharedRateLimiter
+
+    async def reserve_all() -> list[float]:
+        a = SharedRateLimiter.from_url(redis_server.url, "t")
+        b = SharedRateLimiter.from_url(redis_server.url, "t")
+        try:
+            waits = []
+            for i in range(10):
+                waits.append(await (a if i % 2 else b).reserve("t:rate:replay:x", 0.1))
+            waits.append(await a.pause("t:rate:replay:x", 5.0))
+            waits.append(await b.reserve("t:rate:replay:x", 0.1))
+            return waits
+        finally:
+            await a.close()
+            await b.close()
+
+    redis_server.flush()
+    waits = asyncio.run(reserve_all())
+    for i in range(1, 10):  # each reservation one interval after the one before
+        assert 0.07 <= waits[i] - waits[i - 1] <= 0.1 + 1e-6, waits
+    assert waits[10] >= 5.0 - 0.05  # a 429 pushes everyone back
+    assert waits[11] >= 5.0 - 0.05
