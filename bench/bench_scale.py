@@ -192,8 +192,8 @@ def reap(proc: subprocess.Popen[bytes], log: Path) -> float:
     if proc.returncode != 0:
         raise SystemExit(f"{proc.args!r} failed ({proc.returncode}): {text[-2000:]}")
     for line in text.splitlines():
-        if line.startswith(("run ", "worker run ")):
-            print(f"  {line}")
+        if line.startswith(("run ", "worker run ")) or " ERROR: " in line:
+            print(f"  {line[:300]}")
     return usage.ru_maxrss / 1024
 
 
@@ -266,12 +266,6 @@ def run_cluster(archive: SyntheticArchive, urls_file: Path, work: Path, workers:
         result.rss_mb = [reap(p, lg) for p, lg in zip(procs, logs, strict=True)]
         result.wall = time.perf_counter() - t0
         measure_queries(db, result, work / "pg")
-        if os.environ.get("POLICYTRAIL_BENCH_DUMP"):  # to look at what the cluster stored
-            subprocess.run(
-                ["runuser", "-u", "postgres", "--", "pg_dump", "-h", "127.0.0.1",
-                 "-p", str(pg.port), "-U", "postgres", "-f", os.environ["POLICYTRAIL_BENCH_DUMP"],
-                 "policytrail"], check=False,
-            )
     finally:
         redis.stop()
         pg.stop()

@@ -233,7 +233,25 @@ class RedisScheduler(_RedisSchedulerBase):  # type: ignore[misc]
 
 class DistributedStorePipeline(StorePipeline):
     """The store pipeline of a worker: stores items like ``StorePipeline``; at the end, only the
-    last worker to leave the cluster advances cursors and rebuilds versions."""
+    last worker to leave the cluster advances cursors and rebuilds versions.
+
+    Blobs are content-addressed (unique by hash): two workers storing the same text at the same
+    moment both look, find nothing, and one insert loses with an IntegrityError. Its transaction
+    rolled back whole, so the item is simply stored again (and now finds the other's blob)."""
+
+    retries = 3
+
+    async def process_item(self, item: Any) -> Any:
+        from sqlalchemy.exc import IntegrityError
+
+        for attempt in range(self.retries):
+            try:
+                return await super().process_item(item)
+            except IntegrityError:
+                if attempt == self.retries - 1:
+                    raise
+                self.crawler.stats.inc_value("policytrail/store_conflicts")
+        return item
 
     async def close_spider(self) -> None:
         import asyncio

@@ -47,8 +47,13 @@ class DistributedPolicySpider(RedisMixin, PolicySpider):  # type: ignore[misc]
     @classmethod
     def from_crawler(cls, crawler: Crawler, *args: Any, **kwargs: Any) -> DistributedPolicySpider:
         from crawler.distributed import Cluster
+        from crawler.storeworker import StoreWorker
+        from storage import default_db_url
 
         spider: DistributedPolicySpider = super().from_crawler(crawler, *args, **kwargs)
+        # before the engine runs: requests of the shared queue may reach this worker before
+        # start() would have opened the database (they are lost if a callback finds none)
+        spider.worker = StoreWorker(spider.db_url or default_db_url())
         spider.setup_redis(crawler)
         spider.cluster = Cluster(
             crawler.settings.get("POLICYTRAIL_REDIS_URL"),
@@ -57,10 +62,6 @@ class DistributedPolicySpider(RedisMixin, PolicySpider):  # type: ignore[misc]
         return spider
 
     async def start(self) -> AsyncIterator[scrapy.Request]:
-        from crawler.storeworker import StoreWorker
-        from storage import default_db_url
-
-        self.worker = await asyncio.to_thread(StoreWorker, self.db_url or default_db_url())
         return
         yield  # start URLs come from Redis when the spider is idle (RedisMixin.spider_idle)
 
