@@ -10,6 +10,7 @@ from crawler.cliutil import (
     EXIT_ERROR,
     EXIT_UNREACHABLE,
     CliError,
+    crawl_options,
     db_arg,
     positive_arg,
     timestamp_arg,
@@ -69,21 +70,9 @@ def register(sub: Any) -> None:
 
 
 def cmd_crawl(args: argparse.Namespace) -> int:
-    from crawler.jobs import CrawlError, CrawlOptions, run_crawl
+    from crawler.jobs import CrawlError, run_crawl
 
-    opts = CrawlOptions(
-        urls_file=args.urls_file,
-        archive=args.archive,
-        dialect=args.dialect,
-        db=args.db,
-        from_ts=args.from_ts,
-        to_ts=args.to_ts,
-        sample=args.sample,
-        cdx_per_minute=args.cdx_rate,
-        replay_per_second=args.replay_rate,
-        backoff_seconds=args.backoff,
-        log_level=args.log_level,
-    )
+    opts = crawl_options(args, args.urls_file)
     try:
         summary = run_crawl(opts)
     except CrawlError as exc:

@@ -11,6 +11,7 @@ from typing import Any
 
 from crawler.archive import IA_BASE
 from crawler.cliutil import EXIT_USAGE, CliError, db_arg, positive_arg, timestamp_arg
+from crawler.cliutil import crawl_options as cliutil_crawl_options
 from storage import open_store
 
 
@@ -93,21 +94,7 @@ def register(sub: Any) -> None:
 
 
 def crawl_options(args: argparse.Namespace) -> Any:
-    from crawler.jobs import CrawlOptions
-
-    return CrawlOptions(
-        urls_file=args.urls,
-        archive=args.archive,
-        dialect=args.dialect,
-        db=args.db,
-        from_ts=args.from_ts,
-        to_ts=args.to_ts,
-        sample=args.sample,
-        cdx_per_minute=args.cdx_rate,
-        replay_per_second=args.replay_rate,
-        backoff_seconds=args.backoff,
-        log_level=args.log_level,
-    )
+    return cliutil_crawl_options(args, args.urls)
 
 
 def cmd_run(args: argparse.Namespace) -> int:

@@ -55,3 +55,22 @@ def policy_id(store: Any, url: str) -> int:
     if pid is None:
         raise CliError(f"policy not tracked: {url}")
     return int(pid)
+
+
+def crawl_options(args: argparse.Namespace, urls_file: str) -> Any:
+    """The ``CrawlOptions`` of a command that takes the crawl arguments (crawl, run, schedule)."""
+    from crawler.jobs import CrawlOptions
+
+    return CrawlOptions(
+        urls_file=urls_file,
+        archive=args.archive,
+        dialect=args.dialect,
+        db=args.db,
+        from_ts=args.from_ts,
+        to_ts=args.to_ts,
+        sample=args.sample,
+        cdx_per_minute=args.cdx_rate,
+        replay_per_second=args.replay_rate,
+        backoff_seconds=args.backoff,
+        log_level=args.log_level,
+    )
