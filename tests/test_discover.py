@@ -9,7 +9,6 @@ and footer navigation is the site's own.
 
 from __future__ import annotations
 
-import io
 import json
 from collections.abc import Iterator
 from pathlib import Path
@@ -18,7 +17,6 @@ from urllib.parse import unquote
 
 import pytest
 from warcio.archiveiterator import ArchiveIterator
-from warcio.statusandheaders import StatusAndHeaders
 from warcio.warcwriter import WARCWriter
 
 from crawler.discover import (
@@ -40,6 +38,7 @@ from crawler.discover import (
 from storage import open_store
 from storage.keys import BadUrl, urlkey
 from tests.conftest import FAST, run_cli, shared_path
+from tests.warcs import write_synthetic_response
 
 MEKTOUBE = "https://www.mektoube.fr/charte-vie-privee"
 OTA = "https://opentermsarchive.org/en/privacy-policy"
@@ -252,21 +251,8 @@ def build_home_warc(path: Path) -> None:
         def record(
             url: str, date: str, status: str, headers: list[tuple[str, str]], body: bytes, note: str
         ) -> None:
-            http = StatusAndHeaders(
-                status, [*headers, ("Content-Length", str(len(body)))], protocol="HTTP/1.1"
-            )
-            w.write_record(
-                w.create_warc_record(
-                    url,
-                    "response",
-                    payload=io.BytesIO(body),
-                    http_headers=http,
-                    warc_headers_dict={
-                        "WARC-Date": date,
-                        "WARC-Source": SYNTHETIC,
-                        "WARC-Source-Note": note,
-                    },
-                )
+            write_synthetic_response(
+                w, url, date, status, headers, body, source=SYNTHETIC, note=note
             )
 
         html = [("Content-Type", "text/html; charset=utf-8")]

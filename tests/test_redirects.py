@@ -38,6 +38,7 @@ from diffing.records import CaptureRef
 from storage import open_store
 from storage.models import Capture, PolicyUrl
 from tests.conftest import FAST, run_cli, shared_path
+from tests.warcs import write_synthetic_response
 
 IA = make_archive("https://web.archive.org")
 PYWB = make_archive("http://127.0.0.1:9/web")
@@ -319,21 +320,8 @@ def build_warc(path: Path) -> dict[tuple[str, str], bytes]:
         def synthetic(
             url: str, date: str, status: str, headers: list[tuple[str, str]], body: bytes, note: str
         ) -> None:
-            http = StatusAndHeaders(
-                status, [*headers, ("Content-Length", str(len(body)))], protocol="HTTP/1.1"
-            )
-            w.write_record(
-                w.create_warc_record(
-                    url,
-                    "response",
-                    payload=io.BytesIO(body),
-                    http_headers=http,
-                    warc_headers_dict={
-                        "WARC-Date": date,
-                        "WARC-Source": SYNTHETIC,
-                        "WARC-Source-Note": note,
-                    },
-                )
+            write_synthetic_response(
+                w, url, date, status, headers, body, source=SYNTHETIC, note=note
             )
 
         reasons = {301: "Moved Permanently", 302: "Found"}
