@@ -26,6 +26,7 @@ from crawler.cliutil import (
     policy_id,
     timestamp_arg,
 )
+from crawler.storeworker import one_line
 from diffing.report import fmt_date
 from storage import StorageError, open_store
 from storage.keys import BadUrl
@@ -393,10 +394,10 @@ def main(argv: Sequence[str] | None = None) -> int:
     try:
         return func(args)
     except CliError as exc:
-        print(f"policytrail: error: {exc}", file=sys.stderr)
+        print(f"policytrail: error: {one_line(str(exc))}", file=sys.stderr)
         return exc.code
     except (StorageError, UrlFileError, ArchiveError, BadUrl, LocalArchiveError) as exc:
-        print(f"policytrail: error: {exc}", file=sys.stderr)
+        print(f"policytrail: error: {one_line(str(exc))}", file=sys.stderr)
         return EXIT_ERROR
     except KeyboardInterrupt:
         print("policytrail: interrupted", file=sys.stderr)

@@ -8,7 +8,14 @@ import argparse
 from typing import Any
 
 from crawler.archive import IA_BASE
-from crawler.cliutil import EXIT_ERROR, EXIT_UNREACHABLE, CliError, db_arg, positive_arg
+from crawler.cliutil import (
+    EXIT_DATABASE,
+    EXIT_ERROR,
+    EXIT_UNREACHABLE,
+    CliError,
+    db_arg,
+    positive_arg,
+)
 
 REDIS_HELP = "the cluster's Redis server, e.g. redis://10.0.0.5:6379/0"
 
@@ -85,7 +92,7 @@ def cmd_enqueue(args: argparse.Namespace) -> int:
 
 def cmd_worker(args: argparse.Namespace) -> int:
     from crawler.distributed import ClusterError, WorkerOptions, run_worker
-    from crawler.jobs import CrawlError
+    from crawler.jobs import CrawlError, DatabaseLost
 
     opts = WorkerOptions(
         redis_url=args.redis,
@@ -102,6 +109,8 @@ def cmd_worker(args: argparse.Namespace) -> int:
         summary = run_worker(opts)
     except (ClusterError, CrawlError) as exc:
         raise CliError(str(exc), EXIT_UNREACHABLE) from None
+    except DatabaseLost as exc:
+        raise CliError(str(exc), EXIT_DATABASE) from None
     print(f"worker run {summary.run_id} {summary.status}: {summary.line()}")
     if summary.status == "redis-unavailable":
         raise CliError(

@@ -7,7 +7,9 @@ from typing import Any
 
 from crawler.archive import IA_BASE
 from crawler.cliutil import (
+    EXIT_DATABASE,
     EXIT_ERROR,
+    EXIT_LOCKED,
     EXIT_UNREACHABLE,
     CliError,
     crawl_options,
@@ -70,13 +72,28 @@ def register(sub: Any) -> None:
 
 
 def cmd_crawl(args: argparse.Namespace) -> int:
-    from crawler.jobs import CrawlError, run_crawl
+    from crawler.jobs import CrawlError, DatabaseLost, run_crawl
+    from crawler.locking import LockError, LockHeld, lock_for
+    from storage import default_db_url
 
     opts = crawl_options(args, args.urls_file)
+    # the job lock of `policytrail run`: a crawl and a job on one database at once would both
+    # fetch the same captures and rebuild the same policies
+    lock = lock_for(opts.db or default_db_url())
+    try:
+        lock.acquire()
+    except LockHeld as exc:
+        raise CliError(f"{exc}: not starting", EXIT_LOCKED) from None
+    except LockError as exc:
+        raise CliError(str(exc)) from None
     try:
         summary = run_crawl(opts)
     except CrawlError as exc:
         raise CliError(str(exc), EXIT_UNREACHABLE) from None
+    except DatabaseLost as exc:
+        raise CliError(str(exc), EXIT_DATABASE) from None
+    finally:
+        lock.release()
     print(f"run {summary.run_id} {summary.status}: {summary.line()}")
     t = summary.totals
     print(

@@ -14,6 +14,8 @@ from storage import DEFAULT_DB_ENV
 EXIT_ERROR = 1
 EXIT_USAGE = 2
 EXIT_UNREACHABLE = 3
+EXIT_DATABASE = 6  # the database failed mid-run (went away, locked, full): rerun to resume
+EXIT_LOCKED = 75  # EX_TEMPFAIL: another run holds this database's job lock
 
 
 class CliError(Exception):

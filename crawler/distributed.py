@@ -29,6 +29,7 @@ from scrapy.crawler import Crawler
 from scrapy_redis.scheduler import Scheduler as _RedisSchedulerBase
 
 from crawler.pipelines import StorePipeline
+from crawler.storeworker import DatabaseFailed
 from storage import Store
 
 logger = logging.getLogger(__name__)
@@ -287,6 +288,8 @@ class DistributedStorePipeline(StorePipeline):
                 res = await worker.run(lambda s, p=pid: s.rebuild_versions(p, self.analyser))
                 stats.inc_value("policytrail/versions_stored", res.versions_added)
                 stats.inc_value("policytrail/changes_stored", res.changes_added)
+        except DatabaseFailed:
+            pass  # reported by the worker's summary; the next job's last worker rebuilds
         finally:
             await asyncio.to_thread(worker.close)
 
@@ -502,6 +505,11 @@ def run_worker(opts: WorkerOptions) -> WorkerSummary:
             beat.close()
     finally:
         cluster.close()
+    from crawler.jobs import database_lost
+
+    lost = database_lost(getattr(crawler.spider, "worker", None))
+    if lost is not None:
+        raise lost  # its run row cannot be written now: the next job marks it killed
     raw: dict[str, Any] = crawler.stats.get_stats() if crawler.stats else {}
     reason = str(raw.get("finish_reason", "unknown"))
     errors = {

@@ -29,6 +29,22 @@ class CrawlError(RuntimeError):
     """A crawl that could not run or could not reach its archive."""
 
 
+class DatabaseLost(RuntimeError):
+    """The database failed mid-crawl (went away, stayed locked, disk full). The crawl stopped;
+    everything stored before the failure stays stored and the next run resumes from it."""
+
+
+def database_lost(worker: Any) -> DatabaseLost | None:
+    """The named error for a crawl its store worker stopped (None: the database held)."""
+    error = getattr(worker, "error", None)
+    if error is None:
+        return None
+    return DatabaseLost(
+        f"database failed mid-run, crawl stopped: {error} "
+        "(everything stored before is kept; run again to resume)"
+    )
+
+
 @dataclass(frozen=True, slots=True)
 class CrawlOptions:
     urls_file: str
@@ -136,6 +152,9 @@ def run_crawl(opts: CrawlOptions) -> CrawlSummary:
 
     stats: dict[str, Any] = crawler.stats.get_stats() if crawler.stats else {}
     spider = crawler.spider
+    lost = database_lost(getattr(spider, "worker", None))
+    if lost is not None:
+        raise lost  # the run row cannot be written now; the next run marks it killed
     reason = str(stats.get("finish_reason", "unknown"))
     retried = {
         k.split("/", 2)[2]: int(v) for k, v in stats.items() if k.startswith("policytrail/retry/")

@@ -13,6 +13,7 @@ from typing import Any
 from scrapy.crawler import Crawler
 
 from crawler.items import FetchedCapture, KnownCaptures
+from crawler.storeworker import DatabaseFailed
 from crawler.triage import leaves_policy
 from diffing.analysis import TextAnalyser
 from diffing.normalize import normalize
@@ -99,6 +100,12 @@ class StorePipeline:
         return self.crawler.spider
 
     async def process_item(self, item: Any) -> Any:
+        try:
+            return await self._store_item(item)
+        except DatabaseFailed:
+            return item  # the crawl is stopping (the spider was told); nothing more to store
+
+    async def _store_item(self, item: Any) -> Any:
         worker = self.spider.worker
         run_id = self.spider.run_id
         if isinstance(item, FetchedCapture):
@@ -128,5 +135,7 @@ class StorePipeline:
                 res = await worker.run(lambda s, p=pid: s.rebuild_versions(p, self.analyser))
                 stats.inc_value("policytrail/versions_stored", res.versions_added)
                 stats.inc_value("policytrail/changes_stored", res.changes_added)
+        except DatabaseFailed:
+            pass  # what was stored stays stored; the next run rebuilds (its policies stay dirty)
         finally:
             await asyncio.to_thread(worker.close)  # waits for the DB thread: not on the reactor

@@ -21,8 +21,9 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
-from crawler.jobs import CrawlError, CrawlOptions, CrawlSummary
+from crawler.jobs import CrawlError, CrawlOptions, CrawlSummary, DatabaseLost
 from crawler.locking import LockError, LockHeld, lock_for
+from crawler.storeworker import one_line
 from storage import StorageError, Store, default_db_url, open_store
 from storage.models import CrawlRun
 
@@ -34,6 +35,7 @@ EXIT_UNREACHABLE = 3  # the archive did not answer
 EXIT_PARTIAL = 4  # finished, but some captures failed (the next run retries them)
 EXIT_RATE_LIMITED = 5  # the archive kept answering 429: stopped cleanly
 EXIT_INTERRUPTED = 130  # stopped by SIGINT/SIGTERM
+EXIT_DATABASE = 6  # the database failed mid-run; what was stored is kept, rerun to resume
 EXIT_LOCKED = 75  # EX_TEMPFAIL: another run holds the lock; try again later
 
 STATUS_EXIT = {
@@ -42,6 +44,7 @@ STATUS_EXIT = {
     "rate-limited": EXIT_RATE_LIMITED,
     "unreachable": EXIT_UNREACHABLE,
     "interrupted": EXIT_INTERRUPTED,
+    "database-error": EXIT_DATABASE,
 }
 
 HEARTBEAT_SECONDS = 30.0
@@ -301,6 +304,8 @@ def run_job(opts: JobOptions) -> JobResult:
                     result.status = _crawl_status(result.summary)
                 except CrawlError as exc:
                     result.status, result.error = "unreachable", str(exc)
+                except DatabaseLost as exc:
+                    result.status, result.error = "database-error", str(exc)
                 except StorageError as exc:
                     result.status, result.error = "failed", str(exc)
                 result.seconds["crawl"] = round(time.monotonic() - t0, 3)
@@ -316,11 +321,18 @@ def run_job(opts: JobOptions) -> JobResult:
             beat.close()
         result.run_id = result.run_id or beat.run_id
         result.exit_code = STATUS_EXIT.get(result.status, EXIT_FAILED)
-        store = open_store(db_url, create=False)
         try:
-            _record(store, result, started, crawl.archive)
-        finally:
-            store.close()
+            store = open_store(db_url, create=False)
+            try:
+                _record(store, result, started, crawl.archive)
+            finally:
+                store.close()
+        except StorageError as exc:
+            # the outcome cannot be recorded: the row stays "running" and the next run, holding
+            # the lock, marks it killed. The job's own error (if any) says more than this one.
+            if result.error is None:
+                result.status, result.error = "database-error", one_line(str(exc))
+                result.exit_code = EXIT_DATABASE
         return result
     finally:
         lock.release()
@@ -333,6 +345,7 @@ def _with_db(crawl: CrawlOptions, db_url: str) -> CrawlOptions:
 
 
 __all__ = [
+    "EXIT_DATABASE",
     "EXIT_FAILED",
     "EXIT_LOCKED",
     "EXIT_OK",

@@ -42,8 +42,9 @@ def pg_bin(name: str) -> str:
 class Postgres:
     """A throwaway PostgreSQL cluster on 127.0.0.1 (free port, trust auth, db 'policytrail')."""
 
-    def __init__(self, root: Path) -> None:
+    def __init__(self, root: Path, durable: bool = False) -> None:
         self.root = root
+        self.durable = durable  # commits survive ``halt()`` (a server crash)
         self.data = root / "data"
         self.port = free_port()
         self.as_root = os.geteuid() == 0
@@ -72,10 +73,27 @@ class Postgres:
         )
         if r.returncode != 0:
             raise ServiceError(f"initdb failed: {r.stderr.strip()[-500:]}")
-        opts = (
-            f"-h 127.0.0.1 -p {self.port} -k {self.root} -c fsync=off "
-            "-c synchronous_commit=off -c full_page_writes=off"
+        self._pg_ctl_start()
+        r = self._run(
+            pg_bin("createdb"),
+            "-h",
+            "127.0.0.1",
+            "-p",
+            str(self.port),
+            "-U",
+            "postgres",
+            "policytrail",
         )
+        if r.returncode != 0:
+            raise ServiceError(f"createdb failed: {r.stderr.strip()}")
+        return self.url
+
+    def _pg_ctl_start(self) -> None:
+        # fsync only matters when the machine crashes; synchronous_commit=off would lose the
+        # last commits when the server itself is halted (``halt``), so a durable server keeps it
+        opts = f"-h 127.0.0.1 -p {self.port} -k {self.root} -c fsync=off -c full_page_writes=off"
+        if not self.durable:
+            opts += " -c synchronous_commit=off"
         r = self._run(
             pg_bin("pg_ctl"),
             "-D",
@@ -92,19 +110,16 @@ class Postgres:
         if r.returncode != 0:
             log = (self.root / "pg.log").read_text(errors="replace")[-800:]
             raise ServiceError(f"PostgreSQL did not start: {r.stderr.strip()} {log}")
-        r = self._run(
-            pg_bin("createdb"),
-            "-h",
-            "127.0.0.1",
-            "-p",
-            str(self.port),
-            "-U",
-            "postgres",
-            "policytrail",
-        )
+
+    def halt(self) -> None:
+        """Stop the server abruptly (as a crash or a lost machine would), keeping its data."""
+        r = self._run(pg_bin("pg_ctl"), "-D", str(self.data), "-m", "immediate", "-w", "stop")
         if r.returncode != 0:
-            raise ServiceError(f"createdb failed: {r.stderr.strip()}")
-        return self.url
+            raise ServiceError(f"pg_ctl stop failed: {r.stderr.strip()}")
+
+    def restart(self) -> None:
+        """Start a halted server again on the same port and data (crash recovery runs)."""
+        self._pg_ctl_start()
 
     def reset(self) -> None:
         """Drop and recreate the database (a clean slate for the next test)."""

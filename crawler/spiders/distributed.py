@@ -29,6 +29,7 @@ from twisted.python.failure import Failure
 from crawler.archive import CdxQuery
 from crawler.items import KnownCaptures, Target
 from crawler.spiders.policies import PolicySpider, known_state
+from crawler.storeworker import DatabaseFailed
 from crawler.triage import Listing, PolicyDigests, Sampling
 from diffing.records import CaptureRef
 
@@ -53,7 +54,7 @@ class DistributedPolicySpider(RedisMixin, PolicySpider):  # type: ignore[misc]
         spider: DistributedPolicySpider = super().from_crawler(crawler, *args, **kwargs)
         # before the engine runs: requests of the shared queue may reach this worker before
         # start() would have opened the database (they are lost if a callback finds none)
-        spider.worker = StoreWorker(spider.db_url or default_db_url())
+        spider.worker = StoreWorker(spider.db_url or default_db_url(), spider.database_failed)
         spider.setup_redis(crawler)
         spider.cluster = Cluster(
             crawler.settings.get("POLICYTRAIL_REDIS_URL"),
@@ -137,7 +138,10 @@ class DistributedPolicySpider(RedisMixin, PolicySpider):  # type: ignore[misc]
         self._last_activity = time.monotonic()
         target: Target = response.meta["target"]
         assert self.worker is not None
-        contents, stamps = await self.worker.run(partial(known_state, target=target))
+        try:
+            contents, stamps = await self.worker.run(partial(known_state, target=target))
+        except DatabaseFailed:
+            return  # the worker is stopping; the next job lists this URL again
         # from here to the end of the eager call below nothing else runs: the state is ours
         self.listings[target.url_id] = Listing(
             PolicyDigests(stored=set(contents)), stored_timestamps=stamps
@@ -155,9 +159,12 @@ class DistributedPolicySpider(RedisMixin, PolicySpider):  # type: ignore[misc]
                 pending.append(x.meta["capture"])
                 pending.extend(x.meta.get("siblings", ()))
         if pending:
-            n = await self.worker.run(
-                lambda s: _mark_pending(s, target, self.archive.base, pending, self.run_id)
-            )
+            try:
+                n = await self.worker.run(
+                    lambda s: _mark_pending(s, target, self.archive.base, pending, self.run_id)
+                )
+            except DatabaseFailed:
+                return
             self.crawler.stats.inc_value("policytrail/pending_marked", n)
         if newest and self.cluster is not None:
             await asyncio.to_thread(self.cluster.record_newest, target.url_id, newest)

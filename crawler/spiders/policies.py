@@ -21,7 +21,7 @@ from twisted.python.failure import Failure
 from crawler.archive import Archive, CdxQuery, make_archive, parse_cdx
 from crawler.items import FetchedCapture, KnownCaptures, Target
 from crawler.middlewares import blocked_answer, failure_kind
-from crawler.storeworker import StoreWorker
+from crawler.storeworker import CLOSE_REASON, DatabaseFailed, StoreWorker
 from crawler.triage import (
     Hop,
     Listing,
@@ -97,12 +97,20 @@ class PolicySpider(scrapy.Spider):
     async def start(self) -> AsyncIterator[scrapy.Request]:
         from storage import default_db_url
 
-        self.worker = await asyncio.to_thread(StoreWorker, self.db_url or default_db_url())
-        tracked = await self.worker.run(lambda s: s.track(self.urls, self.archive.base))
+        self.worker = await asyncio.to_thread(
+            StoreWorker, self.db_url or default_db_url(), self.database_failed
+        )
+        try:
+            tracked = await self.worker.run(lambda s: s.track(self.urls, self.archive.base))
+        except DatabaseFailed:
+            return  # the crawl is closing (database_failed)
         for t in tracked:
             target = Target(t.policy_id, t.url_id, t.url)
             self.targets.append(target)
-            contents, stamps = await self.worker.run(partial(known_state, target=target))
+            try:
+                contents, stamps = await self.worker.run(partial(known_state, target=target))
+            except DatabaseFailed:
+                return
             digests = self.digests.setdefault(t.policy_id, PolicyDigests())
             digests.stored.update(contents)
             self.listings[t.url_id] = Listing(digests, stored_timestamps=stamps)
@@ -110,6 +118,14 @@ class PolicySpider(scrapy.Spider):
             if t.last_seen_ts and (from_ts is None or t.last_seen_ts > from_ts):
                 from_ts = t.last_seen_ts  # incremental: only what the index lists since last time
             yield self._cdx_request(target, CdxQuery(t.url, from_ts=from_ts, to_ts=self.to_ts))
+
+    def database_failed(self, error: str) -> None:
+        """The store worker's first failure: stop crawling (nothing fetched now could be kept)."""
+        from scrapy.utils.defer import deferred_from_coro
+
+        self.logger.info("database failed, stopping the crawl: %s", error)
+        if self.crawler.engine is not None:
+            deferred_from_coro(self.crawler.engine.close_spider_async(reason=CLOSE_REASON))
 
     def _cdx_request(self, target: Target, query: CdxQuery) -> scrapy.Request:
         return scrapy.Request(
