@@ -85,7 +85,7 @@ def cmd_enqueue(args: argparse.Namespace) -> int:
     finally:
         store.close()
         cluster.close()
-    job = "a new job" if result.new_job else "the running job"
+    job = "a new job" if result.new_job else "the job already queued or running"
     print(f"enqueued {result.urls} URLs for {job}")
     return 0
 

@@ -149,13 +149,21 @@ class Cluster:
             self.client.rpush(self.start_key, *(json.dumps(m) for m in messages))
 
     def new_job_if_idle(self) -> bool:
-        """With no live worker and nothing queued, forget the last job's duplicate filter, so a
-        new job fetches again what a dead worker had taken. False: a job is still running."""
+        """With no live worker, start a new job: False while a job is still running.
+
+        A job whose workers are all gone (finished, killed, or stopped by a lost database) may
+        have left requests in the queue and fingerprints in the duplicate filter of requests a
+        dead worker took and never finished. Those would stop the new job from fetching them
+        again, so they are dropped (the captures they were for are still "pending" in the
+        database, the URL cursors were not advanced, and the new job's listing finds them). Start
+        messages not yet taken stay queued; so does everything when no worker ever started."""
         self.prune_dead_local()
-        if self.live_workers() or self.queued():
+        if self.live_workers():
             return False
-        self.client.delete(self.dupefilter_key)
-        return True
+        if self.client.exists(self.dupefilter_key):  # a worker took requests: the job ran
+            self.client.delete(self.dupefilter_key, self.queue_key, self.newest_key)
+            return True
+        return not self.queued()  # start messages waiting for their first worker: that job
 
     def close(self) -> None:
         self.client.close()

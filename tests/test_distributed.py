@@ -300,3 +300,104 @@ def test_shared_limiter_spaces_reservations(redis_server: Any) -> None:
         assert 0.07 <= waits[i] - waits[i - 1] <= 0.1 + 1e-6, waits
     assert waits[10] >= 5.0 - 0.05  # a 429 pushes everyone back
     assert waits[11] >= 5.0 - 0.05
+
+
+def _fetched(db: str) -> int:
+    from sqlalchemy import create_engine, text
+
+    engine = create_engine(db)
+    try:
+        with engine.connect() as conn:
+            n = conn.execute(text("SELECT count(*) FROM capture WHERE state = 'fetched'"))
+            return int(n.scalar() or 0)
+    except Exception:  # no schema yet
+        return 0
+    finally:
+        engine.dispose()
+
+
+def _wait_fetched(db: str, proc: subprocess.Popen[str], n: int) -> int:
+    deadline = time.monotonic() + 90
+    while (got := _fetched(db)) < n:
+        assert proc.poll() is None, f"the worker ended before the fault: {proc.communicate()}"
+        assert time.monotonic() < deadline, f"fewer than {n} captures stored in 90 s"
+        time.sleep(0.1)
+    return got
+
+
+def _error_lines(err: str) -> list[str]:
+    """The lines a user sees as errors: the CLI's own and any log line at ERROR level."""
+    return [
+        ln for ln in err.splitlines() if ln.startswith("policytrail: error:") or " ERROR:" in ln
+    ]
+
+
+def test_a_worker_stops_cleanly_when_redis_goes_away(
+    postgres_server: Any, front: ArchiveFront, tmp_path: Path
+) -> None:
+    from tests.services import Redis, ServiceError
+
+    own = Redis(Path("/tmp") / f"policytrail-redis-lost-{os.getpid()}")
+    try:
+        own.start()
+    except ServiceError as exc:
+        own.stop()
+        pytest.fail(f"cannot start a Redis test server: {exc}")
+    postgres_server.reset()
+    front.clear()
+    c = {"redis": own.url, "db": postgres_server.url, "archive": front.url("/web")}
+    try:
+        enqueue(c)
+        worker = start_worker(c, replay_rate=2)
+        stored = _wait_fetched(c["db"], worker, 3)
+        own.stop()
+        code, _, err = finish(worker)
+    finally:
+        own.stop()
+    assert code == 3, err[-2000:]
+    assert "Traceback" not in err, err[-3000:]
+    assert _error_lines(err)[-1].startswith("policytrail: error: Redis connection lost"), err
+    (row,) = [r for r in run_rows(c["db"]) if r.kind == "worker"]
+    assert row.status == "redis-unavailable" and row.finished_at is not None
+    assert _fetched(c["db"]) >= stored, "captures stored before Redis went away were lost"
+
+
+def test_a_worker_stops_when_the_database_goes_away(
+    redis_server: Any, front: ArchiveFront, sqlite_baseline: dict[str, Any]
+) -> None:
+    from tests.services import Postgres, ServiceError
+
+    pg = Postgres(Path("/tmp") / f"policytrail-pg-lost-{os.getpid()}", durable=True)
+    try:
+        pg.start()
+    except ServiceError as exc:
+        pg.stop()
+        pytest.fail(f"cannot start a PostgreSQL test server: {exc}")
+    redis_server.flush()
+    front.clear()
+    c = {"redis": redis_server.url, "db": pg.url, "archive": front.url("/web")}
+    try:
+        enqueue(c)
+        worker = start_worker(c, replay_rate=2)
+        stored = _wait_fetched(c["db"], worker, 3)
+        pg.halt()
+        t0 = time.monotonic()
+        code, _, err = finish(worker)
+        assert code == 6, err[-2000:]
+        assert time.monotonic() - t0 < 30, "the worker went on fetching without its database"
+        assert "Traceback" not in err, err[-3000:]
+        (line,) = _error_lines(err)
+        assert line.startswith("policytrail: error: database failed mid-run"), line
+
+        pg.restart()
+        assert _fetched(c["db"]) >= stored, "captures stored before the failure were lost"
+        out = enqueue(c)  # the next job: marks the dead worker, and a worker completes it
+        assert f"pid {worker.pid}" in out and "marked killed" in out, out
+        assert "for a new job" in out, out  # the dead job's leftovers do not block refetching
+        code, _, err = finish(start_worker(c))
+        assert code == 0, err[-2000:]
+        got = stored_result(c["db"])
+        assert not [cap for cap in got["_captures"] if cap[2] == "failed"], "pending captures left"
+        assert_same_history(got, sqlite_baseline["result"])
+    finally:
+        pg.stop()
