@@ -16,7 +16,9 @@ from dataclasses import dataclass, field
 
 import zstandard
 
-LEVEL = 19  # tiny payloads: the highest level costs microseconds
+# tiny payloads (a few hundred bytes): on the sample level 19 takes 3x the time of level 12
+# (41 ms vs 14 ms for 538 rows) for 1.6% fewer bytes (87.8 vs 89.2 kB)
+LEVEL = 12
 
 
 class ClauseFormatError(ValueError):
@@ -36,17 +38,22 @@ class SpanClause:
 
 def pack(clauses: Sequence[SpanClause]) -> bytes:
     """Pack the clauses of one (op, category) group, given in text order."""
-    spans: list[int] = []
+    return pack_spans([(c.start, c.end, c.values) for c in clauses])
+
+
+def pack_spans(spans: Sequence[tuple[int, int, dict[str, list[str]]]]) -> bytes:
+    """Pack (start, end, values) of the sentences of one group, given in text order."""
+    flat: list[int] = []
     values: list[list[object]] = []
     last_end = 0
-    for i, c in enumerate(clauses):
-        if c.start < last_end or c.end < c.start:
-            raise ClauseFormatError(f"clause spans out of order: {c.start}..{c.end}")
-        spans += [c.start - last_end, c.end - c.start]
-        last_end = c.end
-        if c.values:
-            values.append([i, c.values])
-    body = json.dumps({"spans": spans, "values": values}, separators=(",", ":"))
+    for i, (start, end, vals) in enumerate(spans):
+        if start < last_end or end < start:
+            raise ClauseFormatError(f"clause spans out of order: {start}..{end}")
+        flat += (start - last_end, end - start)
+        last_end = end
+        if vals:
+            values.append([i, vals])
+    body = json.dumps({"spans": flat, "values": values}, separators=(",", ":"))
     return zstandard.ZstdCompressor(level=LEVEL, write_content_size=True).compress(
         body.encode("utf-8")
     )
@@ -54,21 +61,30 @@ def pack(clauses: Sequence[SpanClause]) -> bytes:
 
 def unpack(data: bytes, op: int, category: str, text_length: int) -> list[SpanClause]:
     """The clauses of a packed group; ``text_length`` is the length of the text they are in."""
+    return [SpanClause(op, category, a, b, v) for a, b, v in spans_of(data, text_length)]
+
+
+def spans_of(data: bytes, text_length: int) -> list[tuple[int, int, dict[str, list[str]]]]:
+    """(start, end, values) of each sentence of a packed group, in text order (what
+    :func:`unpack` gives, without building objects: reports read every clause)."""
     try:
         body = json.loads(zstandard.ZstdDecompressor().decompress(data))
-        spans = [int(x) for x in body["spans"]]
+        spans = body["spans"]
         values = {int(i): v for i, v in body["values"]}
     except (zstandard.ZstdError, ValueError, KeyError, TypeError) as exc:
         raise ClauseFormatError(f"packed clauses do not decode ({exc})") from None
-    out: list[SpanClause] = []
+    out: list[tuple[int, int, dict[str, list[str]]]] = []
     pos = 0
-    for k in range(0, len(spans) - 1, 2):
-        start = pos + spans[k]
-        end = start + spans[k + 1]
-        if spans[k] < 0 or spans[k + 1] < 0 or end > text_length:
-            raise ClauseFormatError("packed clauses do not fit their text")
-        out.append(SpanClause(op, category, start, end, values.get(k // 2, {})))
-        pos = end
+    try:
+        for k in range(0, len(spans) - 1, 2):
+            gap, length = int(spans[k]), int(spans[k + 1])
+            start = pos + gap
+            pos = start + length
+            if gap < 0 or length < 0 or pos > text_length:
+                raise ClauseFormatError("packed clauses do not fit their text")
+            out.append((start, pos, values.get(k // 2) or {}))
+    except (ValueError, TypeError) as exc:
+        raise ClauseFormatError(f"packed clauses do not decode ({exc})") from None
     return out
 
 

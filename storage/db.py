@@ -30,11 +30,16 @@ def default_db_url() -> str:
 
 
 BUSY_TIMEOUT_ENV = "POLICYTRAIL_DB_BUSY_TIMEOUT"  # seconds SQLite waits for a lock (default 30)
+SQLITE_PAGE_SIZE = 2048
 
 
 def _sqlite_pragmas(dbapi_conn: Any, _record: Any) -> None:
     busy_ms = int(float(os.environ.get(BUSY_TIMEOUT_ENV, "30")) * 1000)
     cur = dbapi_conn.cursor()
+    # takes effect only when the file is created: on the sample, 2 kB pages make the database
+    # 2.7% smaller than the default 4 kB (less slack at the end of each blob's overflow chain;
+    # 1 kB: 3.5%), at the same CPU time
+    cur.execute(f"PRAGMA page_size={SQLITE_PAGE_SIZE}")
     # WAL lets readers (reports) work while a crawl writes; NORMAL sync is safe under WAL
     cur.execute("PRAGMA journal_mode=WAL")
     cur.execute("PRAGMA synchronous=NORMAL")

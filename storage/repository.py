@@ -13,11 +13,12 @@ from collections.abc import Iterable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import date, datetime
-from typing import Any, Protocol
+from typing import Any, Protocol, cast
 
-from sqlalchemy import delete, func, insert, select, update
-from sqlalchemy.engine import Engine
-from sqlalchemy.exc import OperationalError, SQLAlchemyError
+from sqlalchemy import Table, bindparam, delete, func, insert, select, update
+from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.engine import Connection, CursorResult, Engine
+from sqlalchemy.exc import IntegrityError, OperationalError, SQLAlchemyError
 from sqlalchemy.orm import Session, sessionmaker
 
 from diffing.records import CaptureRef, ChangeAnalysis, Document, TextDiff
@@ -39,7 +40,95 @@ from storage.models import (
 )
 
 OK_STATES = ("fetched", "duplicate")
-_WRITTEN_BLOBS = "policytrail_written_blobs"  # Session.info key: blobs written, not committed
+# the hot paths (storing captures, building versions, report reads) use Core statements on the
+# tables: the ORM's unit of work cost more CPU than compressing the blobs (measured: bench_store)
+_BLOB = cast(Table, Blob.__table__)
+_CAPTURE = cast(Table, Capture.__table__)
+_VERSION = cast(Table, Version.__table__)
+_CHANGE = cast(Table, Change.__table__)
+_CLAUSE = cast(Table, Clause.__table__)
+_POLICY = cast(Table, Policy.__table__)
+# statements of the hot paths, built once (building a statement costs more than running it)
+_BLOB_BY_SHA = select(_BLOB.c.id).where(
+    _BLOB.c.kind == bindparam("kind"), _BLOB.c.sha256 == bindparam("sha")
+)
+_BLOB_ROW = select(
+    _BLOB.c.codec, _BLOB.c.data, _BLOB.c.base_id, _BLOB.c.extra_base_id, _BLOB.c.sha256
+).where(_BLOB.c.id == bindparam("id"))
+_LATEST_BLOB = {
+    kind: select(_BLOB.c.id, _BLOB.c.depth)
+    .join(_CAPTURE, column == _BLOB.c.id)
+    .where(_CAPTURE.c.policy_id == bindparam("pid"))
+    .order_by(_CAPTURE.c.id.desc())
+    .limit(1)
+    for kind, column in (("snapshot", _CAPTURE.c.snapshot_id), ("text", _CAPTURE.c.text_id))
+}
+_CAPTURE_AT = select(_CAPTURE.c.id, _CAPTURE.c.state).where(
+    _CAPTURE.c.url_id == bindparam("uid"), _CAPTURE.c.timestamp == bindparam("ts")
+)
+_MARK_DIRTY = (
+    update(_POLICY)
+    .where(_POLICY.c.id == bindparam("pid"), _POLICY.c.needs_rebuild.is_(False))
+    .values(needs_rebuild=True)
+)
+_INSERT_BLOB = {
+    name: dialect.insert(_BLOB)
+    .on_conflict_do_nothing(index_elements=["kind", "sha256"])
+    .returning(_BLOB.c.id)
+    for name, dialect in (("postgresql", postgresql), ("sqlite", sqlite))
+}
+_MARK_CLEAN = (
+    update(_POLICY)
+    .where(_POLICY.c.id == bindparam("pid"), _POLICY.c.needs_rebuild.is_(True))
+    .values(needs_rebuild=False)
+)
+_FV = _VERSION.alias("fv")
+_TV = _VERSION.alias("tv")
+_CHANGE_OPS = (
+    select(_CHANGE.c.ops_id, _FV.c.text_id, _TV.c.text_id)
+    .join(_FV, _FV.c.id == _CHANGE.c.from_version_id)
+    .join(_TV, _TV.c.id == _CHANGE.c.to_version_id)
+    .where(_CHANGE.c.to_version_id == bindparam("vid"))
+)
+_CHANGES = (  # the columns of a ChangeRow, then the old and new text blob ids
+    select(
+        _CHANGE.c.id,
+        _CHANGE.c.policy_id,
+        _POLICY.c.url,
+        _FV.c.seq,
+        _TV.c.seq,
+        _CHANGE.c.kind,
+        _CHANGE.c.words_added,
+        _CHANGE.c.words_removed,
+        _CHANGE.c.similarity,
+        _CHANGE.c.flags,
+        _CHANGE.c.old_stated_date,
+        _CHANGE.c.new_stated_date,
+        _CHANGE.c.not_before,
+        _CHANGE.c.not_after,
+        _FV.c.text_id,
+        _TV.c.text_id,
+    )
+    .join(_FV, _FV.c.id == _CHANGE.c.from_version_id)
+    .join(_TV, _TV.c.id == _CHANGE.c.to_version_id)
+    .join(_POLICY, _POLICY.c.id == _CHANGE.c.policy_id)
+    .order_by(_CHANGE.c.not_after, _CHANGE.c.id)
+)
+_CLAUSE_ROWS = (
+    select(
+        _CLAUSE.c.id,
+        _CLAUSE.c.change_id,
+        _CLAUSE.c.op,
+        _CLAUSE.c.category,
+        _CLAUSE.c.packed,
+        _CLAUSE.c.sentence,
+        _CLAUSE.c["values"],
+    )
+    .where(_CLAUSE.c.change_id.in_(bindparam("ids", expanding=True)))
+    .order_by(_CLAUSE.c.id)
+)
+BLOB_CACHE_BYTES = 64 * 1024 * 1024  # decoded blobs kept for reuse as bases and for reads
+BLOB_CACHE_ITEMS = 1024
 
 
 class Analyser(Protocol):
@@ -220,6 +309,16 @@ def expand_runs(stored: Any, old: str, new: str) -> list[tuple[int, str]]:
     return ops
 
 
+def _spans_hold(text: str, clauses: Sequence[AnalysedClause]) -> bool:
+    """Whether each clause's span is its sentence in ``text``, in text order, none overlapping."""
+    last_end = 0
+    for c in clauses:
+        if c.start < last_end or text[c.start : c.end] != c.sentence:
+            return False
+        last_end = c.end
+    return True
+
+
 def clause_rows(
     change_id: int, found: Sequence[AnalysedClause], old: str, new: str
 ) -> list[list[dict[str, Any]]]:
@@ -227,16 +326,15 @@ def clause_rows(
     (op, category), sentences as spans (storage.clauses).
     A clause that comes without its span is looked up in its text; one that is not there
     (an analyser that rewords sentences) is stored verbatim."""
-    groups: dict[tuple[int, str], list[packing.SpanClause]] = {}
+    groups: dict[tuple[int, str], list[tuple[int, int, dict[str, list[str]]]]] = {}
     verbatim: list[dict[str, Any]] = []
     for op in (-1, 1):
         text = old if op == -1 else new
         mine = [c for c in found if c.op == op]
-        spans: list[tuple[int, int]] | None = [(c.start, c.end) for c in mine]
-        if any(
-            c.start < 0 or text[c.start : c.end] != c.sentence or (k and c.start < mine[k - 1].end)
-            for k, c in enumerate(mine)
-        ):
+        spans: list[tuple[int, int]] | None
+        if _spans_hold(text, mine):
+            spans = [(c.start, c.end) for c in mine]
+        else:
             spans = packing.locate(text, [c.sentence for c in mine])
         if spans is None:
             verbatim += [
@@ -252,16 +350,14 @@ def clause_rows(
             ]
             continue
         for c, (start, end) in zip(mine, spans, strict=True):
-            groups.setdefault((op, c.category), []).append(
-                packing.SpanClause(op, c.category, start, end, dict(c.values))
-            )
+            groups.setdefault((op, c.category), []).append((start, end, dict(c.values)))
     packed = [
         {
             "change_id": change_id,
             "op": op,
             "category": category,
             "count": len(items),
-            "packed": packing.pack(items),
+            "packed": packing.pack_spans(items),
         }
         for (op, category), items in groups.items()
     ]
@@ -283,11 +379,51 @@ def expand_ops(stored: Sequence[Sequence[int | str]], old: str) -> list[tuple[in
     return ops
 
 
+def _new_id(result: CursorResult[Any]) -> int:
+    """The primary key of the row an INSERT added."""
+    key = result.inserted_primary_key
+    if key is None or key[0] is None:
+        raise StorageError("database did not return the id of a new row")
+    return int(key[0])
+
+
+@dataclass(slots=True)
+class _Tx:
+    """A Core transaction of the hot paths, and the blobs it wrote (cached once it commits:
+    a rolled-back id may be given to another blob)."""
+
+    conn: Connection
+    written: dict[int, bytes] = field(default_factory=dict)
+
+
+@dataclass(slots=True)
+class _Run:
+    """Consecutive captures with the same text: one version."""
+
+    text_id: int
+    text_hash: str
+    first_id: int
+    last_id: int
+    first_seen: datetime
+    last_seen: datetime
+    title: str
+
+
+@dataclass(frozen=True, slots=True)
+class _Kept:
+    """A version as the builder needs it for the next change."""
+
+    id: int
+    text_id: int
+    last_seen: datetime
+
+
 class Store:
     def __init__(self, engine: Engine) -> None:
         self.engine = engine
         self._session = sessionmaker(engine, expire_on_commit=False)
         self._blob_cache: OrderedDict[int, bytes] = OrderedDict()
+        self._blob_cache_bytes = 0
 
     def close(self) -> None:
         self.engine.dispose()
@@ -298,8 +434,6 @@ class Store:
         try:
             yield session
             session.commit()
-            for blob_id, data in session.info.pop(_WRITTEN_BLOBS, {}).items():
-                self._cache_blob(blob_id, data)
         except OperationalError as exc:
             session.rollback()
             raise StorageError(
@@ -313,6 +447,21 @@ class Store:
             raise
         finally:
             session.close()
+
+    @contextmanager
+    def _core(self) -> Iterator[_Tx]:
+        """One transaction on a plain connection (no ORM session): what ``_tx`` promises,
+        for the paths that run once per capture or per version."""
+        try:
+            with self.engine.begin() as conn:
+                tx = _Tx(conn)
+                yield tx
+        except OperationalError as exc:
+            raise StorageError(
+                f"database error (nothing from this step was stored): {exc.orig}"
+            ) from None
+        for blob_id, data in tx.written.items():
+            self._cache_blob(blob_id, data)
 
     # ------------------------------------------------------------------ policies and URLs
 
@@ -415,22 +564,21 @@ class Store:
     def save_fetch(self, result: FetchResult) -> int:
         """Store one fetched capture with its snapshot and text (one transaction)."""
         ref = result.capture
-        with self._tx() as s:
-            existing = s.scalar(
-                select(Capture).where(
-                    Capture.url_id == result.url_id, Capture.timestamp == ref.timestamp
-                )
-            )
+        with self._core() as tx:
+            conn = tx.conn
+            existing = conn.execute(
+                _CAPTURE_AT, {"uid": result.url_id, "ts": ref.timestamp}
+            ).first()
             if existing is not None and existing.state != "failed":
-                return existing.id  # already stored by an earlier (interrupted) run
+                return int(existing.id)  # already stored by an earlier (interrupted) run
             doc = result.document
             text_id = None
             if doc is not None:
-                text_id = self._put_blob(s, "text", doc.text.encode("utf-8"), result.policy_id)
+                text_id = self._put_blob(tx, "text", doc.text.encode("utf-8"), result.policy_id)
             snapshot_id = None
             if result.body is not None:  # compressed against its text (see storage.blobs)
                 snapshot_id = self._put_blob(
-                    s, "snapshot", result.body, result.policy_id, extra_base_id=text_id
+                    tx, "snapshot", result.body, result.policy_id, extra_base_id=text_id
                 )
             values: dict[str, Any] = dict(
                 **_row_columns(ref),
@@ -454,18 +602,13 @@ class Store:
                 run_id=result.run_id,
             )
             if existing is not None:
-                for k, v in values.items():
-                    setattr(existing, k, v)
-                cap = existing
+                conn.execute(update(_CAPTURE).where(_CAPTURE.c.id == existing.id).values(values))
+                capture_id = int(existing.id)
             else:
-                cap = Capture(**values)
-                s.add(cap)
+                capture_id = _new_id(conn.execute(insert(_CAPTURE), values))
             if result.state == "fetched" and doc is not None:
-                s.execute(
-                    update(Policy).where(Policy.id == result.policy_id).values(needs_rebuild=True)
-                )
-            s.flush()
-            return cap.id
+                conn.execute(_MARK_DIRTY, {"pid": result.policy_id})
+            return capture_id
 
     def save_duplicates(
         self,
@@ -532,8 +675,19 @@ class Store:
     def replace_document(self, capture_id: int, doc: Document) -> bool:
         """Store a re-extracted document for a fetched capture and for every capture that shares
         its snapshot. Returns whether anything changed (then the policy's versions are rebuilt)."""
-        with self._tx() as s:
-            cap = s.get(Capture, capture_id)
+        c = _CAPTURE.c
+        with self._core() as tx:
+            cap = tx.conn.execute(
+                select(
+                    c.policy_id,
+                    c.snapshot_id,
+                    c.text_hash,
+                    c.verdict,
+                    c.title,
+                    c.language,
+                    c.normaliser_version,
+                ).where(c.id == capture_id)
+            ).first()
             if cap is None:
                 return False
             if (cap.text_hash, cap.verdict, cap.title, cap.language, cap.normaliser_version) == (
@@ -544,10 +698,10 @@ class Store:
                 doc.normaliser_version,
             ):
                 return False
-            text_id = self._put_blob(s, "text", doc.text.encode("utf-8"), cap.policy_id)
-            s.execute(
-                update(Capture)
-                .where(Capture.policy_id == cap.policy_id, Capture.snapshot_id == cap.snapshot_id)
+            text_id = self._put_blob(tx, "text", doc.text.encode("utf-8"), cap.policy_id)
+            tx.conn.execute(
+                update(_CAPTURE)
+                .where(c.policy_id == cap.policy_id, c.snapshot_id == cap.snapshot_id)
                 .values(
                     text_id=text_id,
                     text_hash=doc.text_hash,
@@ -558,14 +712,14 @@ class Store:
                     normaliser_version=doc.normaliser_version,
                 )
             )
-            s.execute(update(Policy).where(Policy.id == cap.policy_id).values(needs_rebuild=True))
+            tx.conn.execute(_MARK_DIRTY, {"pid": cap.policy_id})
             return True
 
     # ------------------------------------------------------------------ blobs
 
     def _put_blob(
         self,
-        s: Session,
+        tx: _Tx,
         kind: str,
         data: bytes,
         policy_id: int | None,
@@ -573,25 +727,26 @@ class Store:
         extra_base_id: int | None = None,
     ) -> int:
         """Store ``data`` once (content-addressed), compressed against the policy's previous
-        blob of the same kind and, if given, the blob ``extra_base_id`` (see ``Blob``)."""
+        blob of the same kind and, if given, the blob ``extra_base_id`` (see ``Blob``).
+
+        Safe when another process stores the same content at the same time: the insert does
+        nothing if the (kind, sha256) row appeared meanwhile, and the row that won is used."""
+        conn = tx.conn
         digest = blobs.sha256(data)
-        found = s.scalar(select(Blob.id).where(Blob.kind == kind, Blob.sha256 == digest))
+        found = conn.execute(_BLOB_BY_SHA, {"kind": kind, "sha": digest}).scalar()
         if found is not None:
-            return found
+            return int(found)
         base_id, base_depth, base = None, 0, None
         if policy_id is not None:
-            base_id = self._latest_blob_of_policy(s, kind, policy_id)
-            if base_id is not None:
-                depth = s.scalar(select(Blob.depth).where(Blob.id == base_id)) or 0
-                if depth + 1 < blobs.MAX_DEPTH:
-                    base, base_depth = self._read_blob(s, base_id), depth + 1
-                else:
-                    base_id = None
-        prefix = self._read_blob(s, extra_base_id) if extra_base_id is not None else None
+            latest = self._latest_blob_of_policy(conn, kind, policy_id)
+            if latest is not None and latest[1] + 1 < blobs.MAX_DEPTH:
+                base_id, base_depth = latest[0], latest[1] + 1
+                base = self._read_blob(tx, base_id)
+        prefix = self._read_blob(tx, extra_base_id) if extra_base_id is not None else None
         packed = blobs.pack(data, base, prefix)
         if packed.codec != "zstd-dict":
             base_id, base_depth, extra_base_id = None, 0, None
-        blob = Blob(
+        values = dict(
             kind=kind,
             sha256=digest,
             size=len(data),
@@ -601,46 +756,62 @@ class Store:
             data=packed.data,
             extra_base_id=extra_base_id,
         )
-        s.add(blob)
-        s.flush()
+        blob_id = self._insert_blob(conn, values)
+        if blob_id is None:  # stored by a concurrent writer since the lookup above
+            return int(conn.execute(_BLOB_BY_SHA, {"kind": kind, "sha": digest}).scalar_one())
         # the next blob of this policy uses it as its base: no need to read it back. Kept with
-        # the session until it commits (a rolled-back id may be given to another blob).
-        s.info.setdefault(_WRITTEN_BLOBS, {})[blob.id] = data
-        return blob.id
+        # the transaction until it commits (a rolled-back id may be given to another blob).
+        tx.written[blob_id] = data
+        return blob_id
+
+    @staticmethod
+    def _insert_blob(conn: Connection, values: dict[str, Any]) -> int | None:
+        """Insert a blob row; None if a row with the same (kind, sha256) exists (committed by
+        another writer, which PostgreSQL waits for and SQLite serialises)."""
+        stmt = _INSERT_BLOB.get(conn.dialect.name)
+        if stmt is not None:
+            found = conn.execute(stmt, values).scalar()
+            return None if found is None else int(found)
+        try:  # other backends: a savepoint keeps the transaction usable after a conflict
+            with conn.begin_nested():
+                return _new_id(conn.execute(insert(_BLOB), values))
+        except IntegrityError:
+            return None
 
     def _cache_blob(self, blob_id: int, data: bytes) -> None:
-        self._blob_cache[blob_id] = data
-        self._blob_cache.move_to_end(blob_id)
-        while len(self._blob_cache) > 64:
-            self._blob_cache.popitem(last=False)
+        cache = self._blob_cache
+        old = cache.pop(blob_id, None)
+        if old is not None:
+            self._blob_cache_bytes -= len(old)
+        if len(data) > BLOB_CACHE_BYTES // 4:
+            return
+        cache[blob_id] = data
+        self._blob_cache_bytes += len(data)
+        while len(cache) > BLOB_CACHE_ITEMS or self._blob_cache_bytes > BLOB_CACHE_BYTES:
+            _, dropped = cache.popitem(last=False)
+            self._blob_cache_bytes -= len(dropped)
 
-    def _latest_blob_of_policy(self, s: Session, kind: str, policy_id: int) -> int | None:
-        column = Capture.snapshot_id if kind == "snapshot" else Capture.text_id
-        return s.scalar(
-            select(column)
-            .where(Capture.policy_id == policy_id, column.is_not(None))
-            .order_by(Capture.id.desc())
-            .limit(1)
-        )
+    @staticmethod
+    def _latest_blob_of_policy(
+        conn: Connection, kind: str, policy_id: int
+    ) -> tuple[int, int] | None:
+        """(id, depth) of the blob of this kind of the policy's newest capture."""
+        row = conn.execute(_LATEST_BLOB[kind], {"pid": policy_id}).first()
+        return None if row is None else (int(row.id), int(row.depth))
 
-    def _read_blob(self, s: Session, blob_id: int) -> bytes:
+    def _read_blob(self, tx: _Tx, blob_id: int) -> bytes:
         cached = self._blob_cache.get(blob_id)
         if cached is not None:
             self._blob_cache.move_to_end(blob_id)
             return cached
-        written = s.info.get(_WRITTEN_BLOBS)
-        if written and blob_id in written:
-            data: bytes = written[blob_id]
+        data = tx.written.get(blob_id)
+        if data is not None:
             return data
-        row = s.execute(
-            select(Blob.codec, Blob.data, Blob.base_id, Blob.extra_base_id, Blob.sha256).where(
-                Blob.id == blob_id
-            )
-        ).first()
+        row = tx.conn.execute(_BLOB_ROW, {"id": blob_id}).first()
         if row is None:
             raise StorageError(f"corrupt database: blob {blob_id} is missing")
-        base = self._read_blob(s, row.base_id) if row.base_id is not None else None
-        prefix = self._read_blob(s, row.extra_base_id) if row.extra_base_id is not None else None
+        base = self._read_blob(tx, row.base_id) if row.base_id is not None else None
+        prefix = self._read_blob(tx, row.extra_base_id) if row.extra_base_id is not None else None
         try:
             data = blobs.unpack(row.codec, row.data, base, prefix)
         except Exception as exc:  # zstd raises its own error type
@@ -653,8 +824,8 @@ class Store:
         return data
 
     def read_blob(self, blob_id: int) -> bytes:
-        with self._tx() as s:
-            return self._read_blob(s, blob_id)
+        with self._core() as tx:
+            return self._read_blob(tx, blob_id)
 
     def read_text(self, blob_id: int) -> str:
         return self.read_blob(blob_id).decode("utf-8")
@@ -676,95 +847,97 @@ class Store:
         changes between successive ones. Existing versions that still hold are kept (and not
         diffed again), so this is cheap after an incremental crawl and idempotent."""
         result = RebuildResult()
-        with self._tx() as s:
-            caps = s.execute(
-                select(
-                    Capture.id,
-                    Capture.text_id,
-                    Capture.text_hash,
-                    Capture.captured_at,
-                    Capture.title,
-                )
+        with self._core() as tx:
+            conn = tx.conn
+            cap = _CAPTURE.c
+            caps = conn.execute(
+                select(cap.id, cap.text_id, cap.text_hash, cap.captured_at, cap.title)
                 .where(
-                    Capture.policy_id == policy_id,
-                    Capture.state.in_(OK_STATES),
-                    Capture.verdict == "ok",
-                    Capture.text_hash.is_not(None),
+                    cap.policy_id == policy_id,
+                    cap.state.in_(OK_STATES),
+                    cap.verdict == "ok",
+                    cap.text_hash.is_not(None),
                 )
-                .order_by(Capture.captured_at, Capture.id)
+                .order_by(cap.captured_at, cap.id)
             ).all()
-            runs: list[dict[str, Any]] = []
+            runs: list[_Run] = []
             for cid, text_id, text_hash, when, title in caps:
-                if runs and runs[-1]["text_hash"] == text_hash:
-                    runs[-1].update(last_id=cid, last_seen=when)
+                if runs and runs[-1].text_hash == text_hash:
+                    runs[-1].last_id, runs[-1].last_seen = cid, when
                 else:
-                    runs.append(
-                        dict(
-                            text_id=text_id,
-                            text_hash=text_hash,
-                            first_id=cid,
-                            last_id=cid,
-                            first_seen=when,
-                            last_seen=when,
-                            title=title,
-                        )
-                    )
-            existing = list(
-                s.scalars(
-                    select(Version).where(Version.policy_id == policy_id).order_by(Version.seq)
-                )
-            )
+                    runs.append(_Run(text_id, text_hash, cid, cid, when, when, title or ""))
+            ver = _VERSION.c
+            existing = conn.execute(
+                select(ver.id, ver.text_id, ver.text_hash, ver.first_capture_id)
+                .add_columns(ver.last_capture_id, ver.last_seen)
+                .where(ver.policy_id == policy_id)
+                .order_by(ver.seq)
+            ).all()
             keep = 0
+            moved: list[dict[str, Any]] = []
+            versions: list[_Kept] = []
             while (
                 keep < len(existing)
                 and keep < len(runs)
-                and existing[keep].text_hash == runs[keep]["text_hash"]
-                and existing[keep].first_capture_id == runs[keep]["first_id"]
+                and existing[keep].text_hash == runs[keep].text_hash
+                and existing[keep].first_capture_id == runs[keep].first_id
             ):
                 v, r = existing[keep], runs[keep]
-                v.last_capture_id, v.last_seen = r["last_id"], r["last_seen"]
+                if (v.last_capture_id, v.last_seen) != (r.last_id, r.last_seen):
+                    moved.append({"vid": v.id, "last_id": r.last_id, "last_seen": r.last_seen})
+                versions.append(_Kept(v.id, v.text_id, r.last_seen))
                 keep += 1
+            if moved:
+                conn.execute(
+                    update(_VERSION)
+                    .where(ver.id == bindparam("vid"))
+                    .values(last_capture_id=bindparam("last_id"), last_seen=bindparam("last_seen")),
+                    moved,
+                )
             stale = [v.id for v in existing[keep:]]
             if stale:
+                chg = _CHANGE.c
                 change_ids = list(
-                    s.scalars(
-                        select(Change.id).where(
-                            Change.to_version_id.in_(stale) | Change.from_version_id.in_(stale)
+                    conn.execute(
+                        select(chg.id).where(
+                            chg.to_version_id.in_(stale) | chg.from_version_id.in_(stale)
                         )
-                    )
+                    ).scalars()
                 )
                 if change_ids:
-                    s.execute(delete(Clause).where(Clause.change_id.in_(change_ids)))
-                    s.execute(delete(Change).where(Change.id.in_(change_ids)))
-                s.execute(delete(Version).where(Version.id.in_(stale)))
-                s.flush()
+                    conn.execute(delete(_CLAUSE).where(_CLAUSE.c.change_id.in_(change_ids)))
+                    conn.execute(delete(_CHANGE).where(chg.id.in_(change_ids)))
+                conn.execute(delete(_VERSION).where(ver.id.in_(stale)))
                 result.versions_removed = len(stale)
-            versions: list[Version] = existing[:keep]
             texts: dict[int, str] = {}
 
             def text_of(blob_id: int) -> str:
                 if blob_id not in texts:
-                    texts[blob_id] = self._read_blob(s, blob_id).decode("utf-8")
+                    texts[blob_id] = self._read_blob(tx, blob_id).decode("utf-8")
                 return texts[blob_id]
 
+            clause_batches: dict[bool, list[dict[str, Any]]] = {True: [], False: []}
             for i in range(keep, len(runs)):
                 r = runs[i]
-                new_text = text_of(r["text_id"])
-                v = Version(
-                    policy_id=policy_id,
-                    seq=i + 1,
-                    text_id=r["text_id"],
-                    text_hash=r["text_hash"],
-                    chars=len(new_text),
-                    title=r["title"] or "",
-                    first_capture_id=r["first_id"],
-                    last_capture_id=r["last_id"],
-                    first_seen=r["first_seen"],
-                    last_seen=r["last_seen"],
-                    stated_date=analyser.stated_date(new_text),
+                new_text = text_of(r.text_id)
+                version_id = _new_id(
+                    conn.execute(
+                        insert(_VERSION),
+                        dict(
+                            policy_id=policy_id,
+                            seq=i + 1,
+                            text_id=r.text_id,
+                            text_hash=r.text_hash,
+                            chars=len(new_text),
+                            title=r.title,
+                            first_capture_id=r.first_id,
+                            last_capture_id=r.last_id,
+                            first_seen=r.first_seen,
+                            last_seen=r.last_seen,
+                            stated_date=analyser.stated_date(new_text),
+                        ),
+                    )
                 )
-                s.add(v)
-                s.flush()
                 result.versions_added += 1
                 if versions:
                     prev = versions[-1]
@@ -772,30 +945,36 @@ class Store:
                     old_text = text_of(prev.text_id)
                     diff, analysis = analyser.compare(old_text, new_text, history)
                     ops_json = json.dumps(run_lengths(diff.ops), separators=(",", ":"))
-                    ops_id = self._put_blob(s, "ops", ops_json.encode("utf-8"), None)
-                    ch = Change(
-                        policy_id=policy_id,
-                        from_version_id=prev.id,
-                        to_version_id=v.id,
-                        kind=str(analysis.kind),
-                        words_added=diff.stats.words_added,
-                        words_removed=diff.stats.words_removed,
-                        similarity=diff.stats.similarity,
-                        ops_id=ops_id,
-                        diff_params=dict(diff.params),
-                        flags=list(analysis.flags),
-                        old_stated_date=analysis.old_stated_date,
-                        new_stated_date=analysis.new_stated_date,
-                        not_before=prev.last_seen,
-                        not_after=v.first_seen,
+                    ops_id = self._put_blob(tx, "ops", ops_json.encode("utf-8"), None)
+                    change_id = _new_id(
+                        conn.execute(
+                            insert(_CHANGE),
+                            dict(
+                                policy_id=policy_id,
+                                from_version_id=prev.id,
+                                to_version_id=version_id,
+                                kind=str(analysis.kind),
+                                words_added=diff.stats.words_added,
+                                words_removed=diff.stats.words_removed,
+                                similarity=diff.stats.similarity,
+                                ops_id=ops_id,
+                                diff_params=dict(diff.params),
+                                flags=list(analysis.flags),
+                                old_stated_date=analysis.old_stated_date,
+                                new_stated_date=analysis.new_stated_date,
+                                not_before=prev.last_seen,
+                                not_after=r.first_seen,
+                            ),
+                        )
                     )
-                    s.add(ch)
-                    s.flush()
-                    for batch in clause_rows(ch.id, analysis.clauses, old_text, new_text):
-                        s.execute(insert(Clause), batch)
+                    for batch in clause_rows(change_id, analysis.clauses, old_text, new_text):
+                        clause_batches["packed" in batch[0]] += batch
                     result.changes_added += 1
-                versions.append(v)
-            s.execute(update(Policy).where(Policy.id == policy_id).values(needs_rebuild=False))
+                versions.append(_Kept(version_id, r.text_id, r.last_seen))
+            for batch in clause_batches.values():
+                if batch:  # one executemany for all the changes of the policy
+                    conn.execute(insert(_CLAUSE), batch)
+            conn.execute(_MARK_CLEAN, {"pid": policy_id})
         return result
 
     # ------------------------------------------------------------------ runs
@@ -886,21 +1065,14 @@ class Store:
 
     def change_ops(self, to_version_id: int) -> list[tuple[int, str]] | None:
         """The stored diff ops of the change that led to this version (None for the first)."""
-        with self._tx() as s:
-            fv = Version.__table__.alias("fv")
-            tv = Version.__table__.alias("tv")
-            row = s.execute(
-                select(Change.ops_id, fv.c.text_id, tv.c.text_id)
-                .join(fv, fv.c.id == Change.from_version_id)
-                .join(tv, tv.c.id == Change.to_version_id)
-                .where(Change.to_version_id == to_version_id)
-            ).first()
+        with self._core() as tx:
+            row = tx.conn.execute(_CHANGE_OPS, {"vid": to_version_id}).first()
             if row is None:
                 return None
             ops_id, old_text_id, new_text_id = row
-            old = self._read_blob(s, old_text_id).decode("utf-8")
-            new = self._read_blob(s, new_text_id).decode("utf-8")
-            return expand_runs(json.loads(self._read_blob(s, ops_id)), old, new)
+            old = self._read_blob(tx, old_text_id).decode("utf-8")
+            new = self._read_blob(tx, new_text_id).decode("utf-8")
+            return expand_runs(json.loads(self._read_blob(tx, ops_id)), old, new)
 
     def changes(
         self,
@@ -908,50 +1080,59 @@ class Store:
         since: datetime | None = None,
         category: str | None = None,
     ) -> list[ChangeRow]:
-        with self._tx() as s:
-            fv = Version.__table__.alias("fv")
-            tv = Version.__table__.alias("tv")
-            q = (
-                select(Change, fv.c.seq, tv.c.seq, Policy.url, fv.c.text_id, tv.c.text_id)
-                .join(fv, fv.c.id == Change.from_version_id)
-                .join(tv, tv.c.id == Change.to_version_id)
-                .join(Policy, Policy.id == Change.policy_id)
-                .order_by(Change.not_after, Change.id)
+        ch = _CHANGE.c
+        q = _CHANGES
+        if policy_id is not None:
+            q = q.where(ch.policy_id == policy_id)
+        if since is not None:
+            q = q.where(ch.not_after >= since)
+        if category is not None:
+            q = q.where(
+                ch.id.in_(select(_CLAUSE.c.change_id).where(_CLAUSE.c.category == category))
             )
-            if policy_id is not None:
-                q = q.where(Change.policy_id == policy_id)
-            if since is not None:
-                q = q.where(Change.not_after >= since)
-            if category is not None:
-                q = q.where(
-                    Change.id.in_(select(Clause.change_id).where(Clause.category == category))
-                )
-            rows = s.execute(q).all()
-            texts = {c.id: (old_id, new_id) for c, _f, _t, _u, old_id, new_id in rows}
-            clauses = self._clauses(s, texts)
-            return [
-                ChangeRow(
-                    c.id,
-                    c.policy_id,
-                    purl,
-                    fseq,
-                    tseq,
-                    c.kind,
-                    c.words_added,
-                    c.words_removed,
-                    c.similarity,
-                    list(c.flags),
-                    c.old_stated_date,
-                    c.new_stated_date,
-                    c.not_before,
-                    c.not_after,
-                    clauses.get(c.id, []),
-                )
-                for c, fseq, tseq, purl, _old_id, _new_id in rows
-            ]
+        with self._core() as tx:
+            rows = tx.conn.execute(q).all()
+            clauses = self._clauses(tx, {r[0]: (r[14], r[15]) for r in rows})
+        return [
+            ChangeRow(
+                cid,
+                pid,
+                purl,
+                fseq,
+                tseq,
+                kind,
+                added,
+                removed,
+                similarity,
+                list(flags),
+                old_date,
+                new_date,
+                not_before,
+                not_after,
+                clauses.get(cid, []),
+            )
+            for (
+                cid,
+                pid,
+                purl,
+                fseq,
+                tseq,
+                kind,
+                added,
+                removed,
+                similarity,
+                flags,
+                old_date,
+                new_date,
+                not_before,
+                not_after,
+                _old_text,
+                _new_text,
+            ) in rows
+        ]
 
     def _clauses(
-        self, s: Session, texts: dict[int, tuple[int, int]]
+        self, tx: _Tx, texts: dict[int, tuple[int, int]]
     ) -> dict[int, list[dict[str, Any]]]:
         """Change id -> its clauses as dicts (op, category, sentence, values): removed ones
         first, then added ones, each in text order. ``texts``: change id -> (old, new) text
@@ -960,38 +1141,45 @@ class Store:
         if not texts:
             return out
         found: dict[int, list[tuple[int, int, int, dict[str, Any]]]] = {}
-        decoded: dict[int, str] = {}
         ids = list(texts)
         for chunk in (ids[k : k + 500] for k in range(0, len(ids), 500)):
-            for cl in s.scalars(
-                select(Clause).where(Clause.change_id.in_(chunk)).order_by(Clause.id)
+            decoded: dict[int, str] = {}  # per chunk: the store's blob cache spans chunks
+            for row_id, change_id, op, category, data, sentence, values in tx.conn.execute(
+                _CLAUSE_ROWS, {"ids": chunk}
             ):
-                items = found.setdefault(cl.change_id, [])
-                if cl.packed is None:  # one sentence verbatim: rows of one op are all verbatim
+                items = found.setdefault(change_id, [])
+                if data is None:  # one sentence verbatim: rows of one op are all verbatim
                     entry = {
-                        "op": cl.op,
-                        "category": cl.category,
-                        "sentence": cl.sentence or "",
-                        "values": cl.values or {},
+                        "op": op,
+                        "category": category,
+                        "sentence": sentence or "",
+                        "values": values or {},
                     }
-                    items.append((cl.op, cl.id, len(items), entry))
+                    items.append((op, row_id, len(items), entry))
                     continue
-                text_id = texts[cl.change_id][0 if cl.op == -1 else 1]
-                if text_id not in decoded:
-                    decoded[text_id] = self._read_blob(s, text_id).decode("utf-8")
-                text = decoded[text_id]
+                text_id = texts[change_id][0 if op == -1 else 1]
+                text = decoded.get(text_id)
+                if text is None:
+                    text = decoded[text_id] = self._read_blob(tx, text_id).decode("utf-8")
                 try:
-                    spans = packing.unpack(cl.packed, cl.op, cl.category, len(text))
+                    spans = packing.spans_of(data, len(text))
                 except packing.ClauseFormatError as exc:
-                    raise StorageError(f"corrupt database: clause row {cl.id}: {exc}") from None
-                for c in spans:
-                    entry = {
-                        "op": c.op,
-                        "category": c.category,
-                        "sentence": text[c.start : c.end],
-                        "values": c.values,
-                    }
-                    items.append((c.op, c.start, len(items), entry))
+                    raise StorageError(f"corrupt database: clause row {row_id}: {exc}") from None
+                n = len(items)
+                items += [
+                    (
+                        op,
+                        start,
+                        n + k,
+                        {
+                            "op": op,
+                            "category": category,
+                            "sentence": text[start:end],
+                            "values": vals,
+                        },
+                    )
+                    for k, (start, end, vals) in enumerate(spans)
+                ]
         for change_id, items in found.items():
             # removed first; then by place in the text (packed) or row order (verbatim)
             items.sort(key=lambda item: (item[0] != -1, item[1], item[2]))
