@@ -148,8 +148,10 @@ def _trigger_group(triggers: dict[str, list[str]], strength: str) -> str:
     return "|".join(parts)
 
 
+# A phrase starts at a word start: not after a word character or a hyphen.
+_STATED_NOT_AFTER = r"[\w-]"
 _STATED_RE = re.compile(
-    rf"(?<![\w-])(?:{_trigger_group(_STRONG_TRIGGERS, 'strong')}|"
+    rf"(?<!{_STATED_NOT_AFTER})(?:{_trigger_group(_STRONG_TRIGGERS, 'strong')}|"
     rf"{_trigger_group(_WEAK_TRIGGERS, 'weak')})"
     rf"\b{_GAP}{_FILLER}{{0,3}}(?P<date>{_DATE})(?![\w/])",
     re.IGNORECASE,
@@ -217,7 +219,7 @@ def _find_stated_dates(text: str) -> tuple[StatedDate, ...]:
     # its changes: remember the last few (~12 ms each on a 35k-char policy)
     found: list[StatedDate] = []
     folded = literals.fold(text)
-    for m in literals.finditer(_STATED_RE, text, _STATED_HEADS, folded):
+    for m in literals.finditer(_STATED_RE, text, _STATED_HEADS, folded, _STATED_NOT_AFTER):
         trigger = next(name for name in _TRIGGER_GROUPS if m.group(name))
         strength, language = trigger.split("_", 1)
         value = _parse_date(m, english=language == "en")

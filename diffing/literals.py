@@ -18,6 +18,7 @@ library's own parser (``re._parser``); without it there are no prefilters either
 
 from __future__ import annotations
 
+import functools
 import importlib
 import re
 from collections.abc import Iterable, Iterator
@@ -302,15 +303,94 @@ def _minimal_heads(heads: set[str]) -> frozenset[str]:
     return frozenset(kept)
 
 
-def candidate_starts(heads: frozenset[str], folded: str) -> list[int]:
-    """Sorted positions of ``folded`` where one of ``heads`` occurs."""
-    found: set[int] = set()
-    for h in heads:
-        i = folded.find(h)
-        while i >= 0:
-            found.add(i)
-            i = folded.find(h, i + 1)
-    return sorted(found)
+def trie_pattern(strings: Iterable[str]) -> str:
+    """A regex (no flags) matching, where one of ``strings`` starts, the longest of them that
+    starts there: a trie of the strings, so each position costs a few character tests, not one
+    test per string. Every shorter string starting at the same place is a prefix of that one."""
+    trie: dict[str, Any] = {}
+    for s in strings:
+        if not s:
+            raise ValueError("trie_pattern: the empty string matches everywhere")
+        node = trie
+        for ch in s:
+            node = node.setdefault(ch, {})
+        node[""] = {}  # the end of a string
+
+    def emit(node: dict[str, Any]) -> str:
+        alts = [re.escape(ch) + emit(sub) for ch, sub in sorted(node.items()) if ch]
+        if not alts:
+            return ""
+        body = alts[0] if len(alts) == 1 else "(?:" + "|".join(alts) + ")"
+        # the branches start with distinct characters, so at most one can match; a greedy "?"
+        # tries the longer strings first and falls back to the one ending here
+        return f"(?:{body})?" if "" in node else body
+
+    return emit(trie)
+
+
+class LiteralScanner:
+    """Which of a fixed set of folded strings occur in a folded text, and where, in one regex
+    pass over the text (instead of one ``str.find`` or ``in`` per string)."""
+
+    def __init__(self, strings: Iterable[str], not_after: str = "") -> None:
+        """``not_after``: a regex character class; only positions not preceded by one of its
+        characters count (in the folded text, so only for a class whose folds stay outside it:
+        see ``tests/test_diff_literals.py``)."""
+        self.strings: tuple[str, ...] = tuple(sorted(set(strings)))
+        # a zero-width lookahead is tried at every position: overlapping occurrences are found
+        guard = f"(?<!{not_after})" if not_after else ""
+        trie = trie_pattern(self.strings) if self.strings else ""
+        self._re = re.compile(f"{guard}(?=({trie}))") if self.strings else None
+        # the longest string found at a position implies every string that is a prefix of it
+        self._prefixes = {
+            s: frozenset(t for t in self.strings if s.startswith(t)) for s in self.strings
+        }
+
+    def present(self, folded: str) -> set[str]:
+        """The strings that occur in ``folded``."""
+        out: set[str] = set()
+        if self._re is None:
+            return out
+        prefixes = self._prefixes
+        for longest in self.found(folded):
+            out |= prefixes[longest]
+        return out
+
+    def found(self, folded: str) -> set[str]:
+        """The longest string starting at each position where one starts: the others found
+        there are its prefixes (``prefixes``)."""
+        if self._re is None:
+            return set()
+        return set(self._re.findall(folded))
+
+    def prefixes(self, string: str) -> frozenset[str]:
+        """The strings of the set that are prefixes of ``string`` (one of them), itself too."""
+        return self._prefixes[string]
+
+    def starts(self, folded: str) -> list[int]:
+        """Sorted positions of ``folded`` where one of the strings occurs."""
+        if self._re is None:
+            return []
+        return [m.start() for m in self._re.finditer(folded)]
+
+
+@functools.lru_cache(maxsize=32)
+def _scanner(strings: frozenset[str], not_after: str) -> LiteralScanner:
+    return LiteralScanner(strings, not_after)
+
+
+def candidate_starts(heads: frozenset[str], folded: str, not_after: str = "") -> list[int]:
+    """Sorted positions of ``folded`` where one of ``heads`` occurs (and, with ``not_after``,
+    that are not preceded by a character of that class: see ``LiteralScanner``)."""
+    if len(heads) <= 4 and not not_after:  # a few str.find calls beat a regex pass
+        found: set[int] = set()
+        for h in heads:
+            i = folded.find(h)
+            while i >= 0:
+                found.add(i)
+                i = folded.find(h, i + 1)
+        return sorted(found)
+    return _scanner(heads, not_after).starts(folded)
 
 
 def finditer(
@@ -318,14 +398,17 @@ def finditer(
     text: str,
     heads: frozenset[str] | None,
     folded: str | None = None,
+    not_after: str = "",
 ) -> Iterator[re.Match[str]]:
     """The matches ``pattern.finditer(text)`` gives, tried only where a head occurs. The
-    pattern must not match the empty string (``head_literals`` is None for such a pattern)."""
+    pattern must not match the empty string (``head_literals`` is None for such a pattern).
+    ``not_after``: the pattern starts with the lookbehind ``(?<!not_after)``."""
     if heads is None:
         yield from pattern.finditer(text)
         return
     pos = 0
-    for start in candidate_starts(heads, fold(text) if folded is None else folded):
+    folded = fold(text) if folded is None else folded
+    for start in candidate_starts(heads, folded, not_after):
         if start < pos:
             continue
         m = pattern.match(text, start)

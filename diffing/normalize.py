@@ -25,6 +25,7 @@ import functools
 import hashlib
 import re
 import unicodedata
+from collections import Counter
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime
@@ -367,13 +368,15 @@ class _Walker:
             return
         self.buf_text = False
         raw = "".join(self.buf)
-        if not raw.isascii():
+        if not raw.isascii() and _INVISIBLE_RE.search(raw):  # rare: search before building
             raw = _INVISIBLE_RE.sub("", raw)
         self.buf.clear()
         links = self.buf_links
         nlinks = self.buf_nlinks
         self.buf_links = self.buf_nlinks = 0
-        lines = [_WHITESPACE.sub(" ", line).strip() for line in raw.split(_BR)]
+        # str.split() and re's \s agree on what whitespace is (Py_UNICODE_ISSPACE): this is
+        # _WHITESPACE.sub(" ", line).strip(), several times faster
+        lines = [" ".join(line.split()) for line in raw.split(_BR)]
         text = "\n".join(line for line in lines if line)
         if not text or not _ALNUM.search(text):
             return
@@ -785,7 +788,8 @@ def _language(tree: LexborHTMLParser, text: str) -> str:
     words = [w for w in _WORD.findall(text[:5000].lower())]
     if len(words) < 20:
         return ""
-    scores = {code: sum(w in stop for w in words) for code, stop in _STOPWORDS.items()}
+    counts = Counter(words)  # ~1,000 words, ~300 distinct: count each once, not per language
+    scores = {code: sum(counts[w] for w in stop) for code, stop in _STOPWORDS.items()}
     best = max(scores, key=lambda c: scores[c])
     return best if scores[best] >= 0.05 * len(words) else ""
 

@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+import re
 from datetime import date
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from diffing import rules
 from diffing.classify import (
@@ -14,7 +17,7 @@ from diffing.classify import (
     extract_values,
     split_sentences,
 )
-from diffing.diff import diff_texts
+from diffing.diff import diff_texts, sentence_spans
 from diffing.records import ChangeKind
 from tests.conftest import SHARED
 
@@ -339,6 +342,35 @@ def test_change_kinds(old: str, new: str, kind: str) -> None:
     assert change_kind(old, new) == ChangeKind(kind)
 
 
+_KIND_PAIRS = [
+    ("We collect data.\n\nWe share it.", "We share it.\n\nWe collect data."),
+    ("1. We collect data.\n2. We share it.", "1. We share it.\n2. We collect data."),
+    ("* We collect data.\n\n---\n\nWe share it.", "We share it.\n\n* We collect data."),
+    ("We collect data; we share it", "We collect data. We share it."),
+    ("We collect data. We share it.", "We collect data. We sell it."),
+    ("We collect data. We share it.", "We share data. We collect it."),
+    ("Ünïcode ſtays. Ωmega too.", "Ωmega too. Ünïcode ſtays."),
+    ("a) We collect data.\nb) We share it.", "c) We share it.\nd) We collect data."),
+    ("We collect data.\n\n## 2. Sharing\n\nWe share it.", "## 3. Sharing\n\nWe collect data."),
+    ("Updated: June 1, 2020\n\nWe do.", "Updated: July 2, 2021\n\nWe do."),
+]
+
+
+@pytest.mark.parametrize(("old", "new"), _KIND_PAIRS)
+def test_change_kind_from_the_diff_agrees_with_the_full_check(old: str, new: str) -> None:
+    """analyse_change rules out punctuation and reorder from the letters the diff edits; the
+    kind must be the one change_kind finds on the whole texts, both ways round."""
+    for a, b in ((old, new), (new, old)):
+        assert analyse_change(a, b, diff_texts(a, b)).kind == change_kind(a, b)
+
+
+def test_change_kind_with_a_foreign_diff_checks_in_full() -> None:
+    """A diff that does not rebuild the texts proves nothing about their letters."""
+    old, new = _KIND_PAIRS[0]
+    foreign = diff_texts("We collect data.", "We sell data.")
+    assert analyse_change(old, new, foreign).kind is ChangeKind.REORDER
+
+
 def test_flip_flop_against_history() -> None:
     v1 = "We collect data.\n\nWe never sell it."
     v2 = "We collect data.\n\nWe sell it."
@@ -362,3 +394,25 @@ def test_stated_date_flags() -> None:
     assert "stated-date-went-back" in flags
     gone = analyse_change(old, "We collect data.", diff_texts(old, "We collect data.")).flags
     assert "stated-date-removed" in gone
+
+
+_MARKDOWN = st.lists(
+    st.sampled_from(
+        [
+            *("We", "collect", "data", "ſtays", "Ω", "1.", "2)", "*", "-", "#", "##", ">", "---"),
+            *("a)", ".", "!", "?", "e.g.", "Inc.", " ", "  ", "\n", "\n\n", "\r\n", "\u2028"),
+            *("\x0c", "7"),
+        ]
+    ),
+    max_size=40,
+).map(" ".join)
+
+
+@settings(max_examples=300, deadline=None)
+@given(_MARKDOWN)
+def test_every_letter_is_inside_a_sentence(text: str) -> None:
+    """What ``_same_letters`` relies on: sentences drop no letter of a text (only whitespace,
+    list marks of digits and symbols, letterless lines), so a reorder keeps the letters."""
+    inside = {i for s, e in sentence_spans(text) for i in range(s, e)}
+    letters = [i for i, c in enumerate(text) if re.match(r"[^\W\d_]", c)]
+    assert [text[i] for i in letters if i not in inside] == []

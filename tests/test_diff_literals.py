@@ -235,3 +235,64 @@ def test_head_finditer_gives_the_matches_of_finditer(text: str) -> None:
     ):
         expected = [m.span() for m in rx.finditer(text)]
         assert [m.span() for m in literals.finditer(rx, text, heads)] == expected
+
+
+def test_fold_never_turns_a_character_into_a_word_character() -> None:
+    """``not_after`` guards run on folded text: a character the pattern's lookbehind accepts
+    (not a word character or a hyphen) must not fold into one it rejects."""
+    folded_all = literals.fold(_ALL)
+    guard = re.compile(dates._STATED_NOT_AFTER)
+    wrong = [
+        c for c, f in zip(_ALL, folded_all, strict=True) if guard.match(f) and not guard.match(c)
+    ]
+    assert wrong == []
+
+
+_SCAN_STRINGS = ["a", "ab", "abc", "b", "bc", "c-d", "zz", "ſt"]
+
+
+@_SETTINGS
+@given(st.text(alphabet="abcdz-ſt x", max_size=40))
+def test_literal_scanner_finds_every_occurrence(text: str) -> None:
+    """Strings that overlap or are prefixes of each other are all found, at every position."""
+    scanner = literals.LiteralScanner(_SCAN_STRINGS)
+    assert scanner.present(text) == {s for s in _SCAN_STRINGS if s in text}
+    starts = sorted({i for s in _SCAN_STRINGS for i in range(len(text)) if text.startswith(s, i)})
+    assert scanner.starts(text) == starts
+    guarded = literals.LiteralScanner(_SCAN_STRINGS, not_after=r"[\w-]")
+    assert guarded.starts(text) == [
+        i for i in starts if i == 0 or not re.match(r"[\w-]", text[i - 1])
+    ]
+
+
+def test_candidate_starts_cache_is_keyed_by_guard() -> None:
+    """The same heads with and without a ``not_after`` guard are two different scanners."""
+    heads = frozenset({"ab", "bc", "xa", "zz", "q"})  # more than 4: the regex scanner
+    text = "ab xab zab -ab bc"
+    assert literals.candidate_starts(heads, text) == [0, 3, 4, 8, 12, 15]
+    assert literals.candidate_starts(heads, text, r"[\w-]") == [0, 3, 15]
+    assert literals.candidate_starts(heads, text) == [0, 3, 4, 8, 12, 15]
+
+
+def test_trie_pattern_rejects_the_empty_string() -> None:
+    with pytest.raises(ValueError, match="empty string"):
+        literals.trie_pattern(["a", ""])
+
+
+@_SETTINGS
+@given(_SENTENCE)
+def test_guided_finditer_gives_the_matches_of_finditer(sentence: str) -> None:
+    """Values come from matches tried only where a pattern's heads occur: the same matches."""
+    matched, starts = classify._scan(sentence, literals.fold(sentence))
+    for k, pattern in enumerate(classify._PATTERNS):
+        if matched[k]:
+            expected = [m.span() for m in pattern.finditer(sentence)]
+            assert [m.span() for m in classify._finditer(k, sentence, starts)] == expected
+
+
+@_SETTINGS
+@given(_TEXT)
+def test_guarded_finditer_gives_the_matches_of_finditer(text: str) -> None:
+    expected = [m.span() for m in dates._STATED_RE.finditer(text)]
+    got = literals.finditer(dates._STATED_RE, text, dates._STATED_HEADS, None, r"[\w-]")
+    assert [m.span() for m in got] == expected
