@@ -27,7 +27,14 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
 
-from crawler.reporting import Corpus, PolicyData, change_records, load_corpus, to_csv
+from crawler.reporting import (
+    CHANGE_COLUMNS,
+    Corpus,
+    PolicyData,
+    change_records,
+    load_corpus,
+    to_csv,
+)
 from crawler.reporting import replay_url as _replay_url
 from diffing.normalize import seed_markdown
 from diffing.records import Document, parse_timestamp
@@ -107,6 +114,28 @@ def _seed_files(
     return files
 
 
+EXPORT_VERSION_COLUMNS = (
+    "policy_id",
+    "policy_url",
+    "site",
+    "name",
+    "seq",
+    "first_seen",
+    "last_seen",
+    "first_timestamp",
+    "last_timestamp",
+    "first_capture",
+    "chars",
+    "words",
+    "stated_date",
+    "cites_gdpr",
+    "cites_ccpa",
+    "title",
+    "text_hash",
+    "text",
+)  # the keys of _version_rows' rows: the CSV header, even with no rows
+
+
 def _version_rows(corpus: Corpus, names: dict[int, str]) -> list[dict[str, Any]]:
     rows = []
     for p in corpus:
@@ -174,8 +203,11 @@ def export(
                     fh.write(json.dumps(row, ensure_ascii=False, separators=(",", ":")) + "\n")
             result.files.append(path)
     else:
-        for name, rows in (("versions.csv", versions), ("changes.csv", changes)):
+        for name, rows, cols in (
+            ("versions.csv", versions, EXPORT_VERSION_COLUMNS),
+            ("changes.csv", changes, CHANGE_COLUMNS),
+        ):
             path = out / name
-            path.write_text(to_csv(rows), encoding="utf-8", newline="")
+            path.write_text(to_csv(rows, cols), encoding="utf-8", newline="")
             result.files.append(path)
     return result

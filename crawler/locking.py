@@ -61,8 +61,9 @@ def owner_label() -> str:
 class FileLock:
     """``flock`` on a file. The file is never deleted (deleting lock files races)."""
 
-    def __init__(self, path: Path) -> None:
+    def __init__(self, path: Path, database: str | None = None) -> None:
         self.path = path
+        self.database = database  # the SQLite file it guards, named when it cannot be created
         self.description = str(path)
         self._fh: IO[str] | None = None
 
@@ -70,6 +71,11 @@ class FileLock:
         try:
             fh = self.path.open("a+", encoding="utf-8")
         except OSError as exc:
+            if self.database:
+                raise LockError(
+                    f"cannot use database {self.database}: cannot create its lock file "
+                    f"{self.path} ({exc.strerror})"
+                ) from None
             raise LockError(f"cannot open lock file {self.path}: {exc.strerror}") from None
         try:
             fcntl.flock(fh.fileno(), fcntl.LOCK_EX | fcntl.LOCK_NB)
@@ -179,6 +185,6 @@ def lock_for(db_url: str, lock_file: str | None = None) -> FileLock | AdvisoryLo
     db = url.database or ""
     if backend == "sqlite" and db and db != ":memory:" and not db.startswith("file:"):
         path = Path(db).expanduser().resolve()
-        return FileLock(path.with_name(path.name + ".lock"))
+        return FileLock(path.with_name(path.name + ".lock"), database=str(path))
     digest = hashlib.sha1(url.render_as_string(hide_password=True).encode()).hexdigest()[:16]
     return FileLock(Path(tempfile.gettempdir()) / f"policytrail-{digest}.lock")

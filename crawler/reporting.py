@@ -20,7 +20,7 @@ import hashlib
 import io
 import json
 import re
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field, replace
 from datetime import UTC, date, datetime
 from functools import lru_cache
@@ -361,6 +361,44 @@ def _iso(value: date | datetime | None) -> str | None:
     return value.isoformat() if value is not None else None
 
 
+VERSION_COLUMNS = (
+    "policy_id",
+    "policy_url",
+    "site",
+    "seq",
+    "first_seen",
+    "last_seen",
+    "first_timestamp",
+    "last_timestamp",
+    "chars",
+    "words",
+    "stated_date",
+    "cites_gdpr",
+    "cites_ccpa",
+    "title",
+    "text_hash",
+    "first_capture",
+)
+CHANGE_COLUMNS = (
+    "policy_id",
+    "policy_url",
+    "from_version",
+    "to_version",
+    "not_before",
+    "not_after",
+    "kind",
+    "words_added",
+    "words_removed",
+    "similarity",
+    "old_stated_date",
+    "new_stated_date",
+    "flags",
+    "categories",
+    "labels",
+    "adds_sharing",
+)  # the keys of change_records' rows (less "clauses"): the CSV header, even with no rows
+
+
 def version_records(corpus: Corpus) -> list[dict[str, Any]]:
     rows = []
     for p in corpus:
@@ -418,12 +456,13 @@ def change_records(corpus: Corpus, *, with_clauses: bool = True) -> list[dict[st
     return rows
 
 
-def to_csv(rows: list[dict[str, Any]]) -> str:
-    """Rows as CSV; list cells joined with ``;``, booleans as 0/1."""
+def to_csv(rows: list[dict[str, Any]], columns: Sequence[str] = ()) -> str:
+    """Rows as CSV; list cells joined with ``;``, booleans as 0/1. ``columns`` is the header
+    when there are no rows (an empty corpus still gets a CSV a spreadsheet can open)."""
     buf = io.StringIO()
-    if not rows:
+    if not rows and not columns:
         return ""
-    cols = [k for k in rows[0] if k != "clauses"]
+    cols = [k for k in (rows[0] if rows else columns) if k != "clauses"]
     w = csv.writer(buf, lineterminator="\n")
     w.writerow(cols)
     for row in rows:
@@ -498,8 +537,8 @@ def write_corpus(corpus: Corpus, out: Path, generated: datetime) -> Path:
     ]
     for name, _, svg in figures:
         (cdir / name).write_text('<?xml version="1.0" encoding="utf-8"?>\n' + svg, "utf-8")
-    (cdir / "versions.csv").write_text(to_csv(versions), encoding="utf-8")
-    (cdir / "changes.csv").write_text(to_csv(changes), encoding="utf-8")
+    (cdir / "versions.csv").write_text(to_csv(versions, VERSION_COLUMNS), encoding="utf-8")
+    (cdir / "changes.csv").write_text(to_csv(changes, CHANGE_COLUMNS), encoding="utf-8")
     half_years = [
         {
             "half_year": s.label,

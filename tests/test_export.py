@@ -11,7 +11,8 @@ from pathlib import Path
 
 import pytest
 
-from crawler.export import policy_names, princeton_dir
+from crawler.export import EXPORT_VERSION_COLUMNS, policy_names, princeton_dir
+from crawler.reporting import CHANGE_COLUMNS
 from storage import open_store
 from storage.reportdata import PolicyInfo
 from tests.conftest import Result, run_cli, shared_path
@@ -170,8 +171,27 @@ def test_jsonl_and_csv_carry_every_version_text_and_change(
         got = {(row["site"], row["first_timestamp"]): row["text"] for row in csv.DictReader(fh)}
     assert got == want
     with (tmp_path / "c" / "changes.csv").open(newline="", encoding="utf-8") as fh:
-        crow = list(csv.DictReader(fh))
+        reader = csv.DictReader(fh)
+        crow = list(reader)
+        change_header = reader.fieldnames
     assert len(crow) == n_changes and all(r["kind"] for r in crow)
+    # the header an empty corpus gets (below) is the header of a real export
+    with (tmp_path / "c" / "versions.csv").open(newline="", encoding="utf-8") as fh:
+        version_header = next(csv.reader(fh))
+    assert version_header == list(EXPORT_VERSION_COLUMNS)
+    assert change_header == list(CHANGE_COLUMNS)
+
+
+def test_csv_of_an_empty_database_still_has_headers(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    db = f"sqlite:///{tmp_path / 'empty.db'}"
+    open_store(db).close()
+    r = cli(capsys, "export", "--format", "csv", "--out", str(tmp_path / "c"), "--db", db)
+    assert r.code == 0, r.err
+    for name, cols in (("versions.csv", EXPORT_VERSION_COLUMNS), ("changes.csv", CHANGE_COLUMNS)):
+        lines = (tmp_path / "c" / name).read_text(encoding="utf-8").splitlines()
+        assert lines == [",".join(cols)], (name, lines)
 
 
 def test_export_of_one_policy(
