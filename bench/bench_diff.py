@@ -1,7 +1,7 @@
 """Benchmark of diffing.diff.diff_texts against diff-match-patch (char level and line mode).
 
     .venv/bin/python bench/bench_diff.py [--repeats 5] [--char-timeout 20] [--char-cache F]
-                                         [--no-char] [--max-pairs N]
+                                         [--no-char] [--max-pairs N] [--compare FILE]
 
 1. Worst case: a 100k-character total rewrite (random policy words; two unrelated real
    policies) and heavy scattered edits (20% / 40% of the words of a 100k-character text
@@ -13,11 +13,14 @@
    char-level dmp's (Diff_Timeout = 0, no line pre-pass) run in a subprocess that is killed
    after ``--char-timeout`` seconds; its raw edit size is the minimum any diff can reach.
    Ratios are ours / char-level. ``--char-cache`` keeps char-level results between runs.
+3. ``--compare FILE`` runs another version of ``diffing/diff.py`` (e.g. the committed one,
+   ``git show HEAD:diffing/diff.py > /tmp/old_diff.py``) side by side as "before".
 """
 
 from __future__ import annotations
 
 import argparse
+import importlib.util
 import json
 import os
 import random
@@ -30,6 +33,7 @@ from collections.abc import Callable
 from functools import partial
 from itertools import groupby, pairwise
 from pathlib import Path
+from types import ModuleType
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
@@ -152,7 +156,21 @@ def _scatter(rng: random.Random, words: list[str], text: str, share: float) -> s
     return "".join(out)
 
 
-def worst_case(texts: list[tuple[str, str, str]], repeats: int) -> None:
+def _load_module(path: Path) -> ModuleType:
+    spec = importlib.util.spec_from_file_location("before_diff", path)
+    if spec is None or spec.loader is None:
+        sys.exit(f"cannot load {path}")
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+def _ops_of(result: object) -> list[tuple[int, str]]:
+    ops: list[tuple[int, str]] = list(getattr(result, "ops"))  # noqa: B009 (any TextDiff)
+    return ops
+
+
+def worst_case(texts: list[tuple[str, str, str]], repeats: int, before: ModuleType | None) -> None:
     words = " ".join(t for _, _, t in texts).split()
     rng = random.Random(1)
     english = [t for u, _, t in texts if "christianmingle" in u or "eharmony" in u]
@@ -165,10 +183,14 @@ def worst_case(texts: list[tuple[str, str, str]], repeats: int) -> None:
         "scattered 40% words": (base, _scatter(rng, words, base, 0.4)),
     }
     print("== worst case: 100,000-character rewrites and scattered edits, median of", repeats)
-    print(
-        f"{'case':22} {'ours ms':>8} {'ours cpu':>8} {'line ms':>8} {'char(1s) ms':>11}"
-        "  ours edit  char(1s) edit"
-    )
+    print("   (ms: wall clock; cpu: CPU ms; edit: characters deleted + inserted; goal <= 100 ms)")
+    head = f"{'case':22} {'ours ms':>8} {'ours cpu':>8}"
+    if before:
+        head += f" {'before cpu':>10}"
+    head += f" {'line ms':>8} {'char(1s) ms':>11}  {'ours edit':>9}"
+    if before:
+        head += f" {'before edit':>11}"
+    print(head + f" {'line edit':>9} {'char(1s) edit':>13}")
     for name, (old, new) in cases.items():
         ours = _median_ms(partial(diff_texts, old, new), repeats)
         ours_cpu = _median_cpu_ms(partial(diff_texts, old, new), repeats)
@@ -177,10 +199,15 @@ def worst_case(texts: list[tuple[str, str, str]], repeats: int) -> None:
         char_ops = _char_default_timeout(old, new)
         char_ms = (time.perf_counter() - start) * 1000
         result = diff_texts(old, new)
+        row = f"{name:22} {ours:8.1f} {ours_cpu:8.1f}"
+        if before:
+            row += f" {_median_cpu_ms(partial(before.diff_texts, old, new), repeats):10.1f}"
+        row += f" {line:8.1f} {char_ms:11.0f}  {edit_size(result.ops):9}"
+        if before:
+            row += f" {edit_size(_ops_of(before.diff_texts(old, new))):11}"
         print(
-            f"{name:22} {ours:8.1f} {ours_cpu:8.1f} {line:8.1f} {char_ms:11.0f}"
-            f"  {edit_size(result.ops):9}"
-            f"  {edit_size(char_ops):13}   coarse={result.params['coarse_regions']}"
+            f"{row} {edit_size(_line_mode(old, new)):9} {edit_size(char_ops):13}"
+            f"   coarse={result.params['coarse_regions']}"
             f" unrelated={result.params['unrelated_regions']}"
         )
     print()
@@ -193,6 +220,7 @@ def real_revisions(
     cache_path: Path | None,
     max_pairs: int | None,
     run_char: bool,
+    before: ModuleType | None,
 ) -> None:
     cache: dict[str, dict[str, float] | None] = {}
     if cache_path and cache_path.exists():
@@ -206,22 +234,33 @@ def real_revisions(
     if max_pairs:
         pairs = pairs[:max_pairs]
     print(f"== real revisions: {len(pairs)} consecutive distinct captures, median of {repeats}")
+    print("   (times in CPU ms; edit sizes in characters; o/char = ours / unbounded char-level)")
     header = (
-        f"{'policy':38} {'from':10} {'chars':>7} {'ours ms':>8} {'line ms':>8} {'char s':>7}"
-        f" {'ours':>7} {'line':>7} {'char':>7} {'o/char':>6} {'o/semc':>6} {'line/c':>6}"
+        f"{'policy':38} {'from':10} {'chars':>7} {'ours ms':>8}"
+        + (f" {'bef ms':>7}" if before else "")
+        + f" {'line ms':>8} {'char s':>7} {'ours':>7}"
+        + (f" {'before':>7}" if before else "")
+        + f" {'line':>7} {'char':>7} {'o/char':>6}"
+        + (f" {'b/char':>6}" if before else "")
+        + f" {'o/semc':>6} {'line/c':>6}"
     )
     print(header)
     ratios: list[float] = []
-    sums = {"ours": 0, "char": 0, "semantic": 0, "line": 0}
-    ours_times: list[float] = []
-    line_times: list[float] = []
+    before_ratios: list[float] = []
+    sums = {"ours": 0, "before": 0, "char": 0, "semantic": 0, "line": 0}
+    times: dict[str, list[float]] = {"ours": [], "before": [], "line": []}
     for url, d1, d2, a, b in pairs:
         result = diff_texts(a, b)
-        ours_ms = _median_ms(partial(diff_texts, a, b), repeats)
+        ours_ms = _median_cpu_ms(partial(diff_texts, a, b), repeats)
         line_ops = _line_mode(a, b)
-        line_ms = _median_ms(partial(_line_mode, a, b), repeats)
-        ours_times.append(ours_ms)
-        line_times.append(line_ms)
+        line_ms = _median_cpu_ms(partial(_line_mode, a, b), repeats)
+        times["ours"].append(ours_ms)
+        times["line"].append(line_ms)
+        before_edit = before_ms = 0.0
+        if before:
+            before_edit = edit_size(_ops_of(before.diff_texts(a, b)))
+            before_ms = _median_cpu_ms(partial(before.diff_texts, a, b), repeats)
+            times["before"].append(before_ms)
         key = f"{url} {d1} {d2}"
         if run_char and key not in cache:
             cache[key] = _char_unbounded(a, b, char_timeout)
@@ -232,36 +271,57 @@ def real_revisions(
             char = None  # a timed-out entry
         ours_edit, line_edit = edit_size(result.ops), edit_size(line_ops)
         name = url.split("//", 1)[1][:38]
-        row = f"{name:38} {d1[:10]} {len(a) + len(b):7} {ours_ms:8.1f} {line_ms:8.1f}"
+        row = f"{name:38} {d1[:10]} {len(a) + len(b):7} {ours_ms:8.1f}"
+        if before:
+            row += f" {before_ms:7.1f}"
+        row += f" {line_ms:8.1f}"
         if char:
-            ratio = ours_edit / max(1, char["raw"])
+            raw = max(1, int(char["raw"]))
+            ratio = ours_edit / raw
             ratios.append(ratio)
             sums["ours"] += ours_edit
+            sums["before"] += int(before_edit)
             sums["char"] += int(char["raw"])
             sums["semantic"] += int(char["semantic"])
             sums["line"] += line_edit
-            print(
-                f"{row} {char['seconds']:7.1f} {ours_edit:7} {line_edit:7} {int(char['raw']):7}"
-                f" {ratio:6.2f} {ours_edit / max(1, char['semantic']):6.2f}"
-                f" {line_edit / max(1, char['raw']):6.2f}"
-            )
+            row += f" {char['seconds']:7.1f} {ours_edit:7}"
+            if before:
+                row += f" {int(before_edit):7}"
+                before_ratios.append(before_edit / raw)
+            row += f" {line_edit:7} {int(char['raw']):7} {ratio:6.2f}"
+            if before:
+                row += f" {before_edit / raw:6.2f}"
+            print(f"{row} {ours_edit / max(1, char['semantic']):6.2f} {line_edit / raw:6.2f}")
         else:
             status = "(not run)" if not run_char else f">{char_timeout:.0f}s"
-            print(f"{row} {status:>7} {ours_edit:7} {line_edit:7}")
+            row += f" {status:>7} {ours_edit:7}"
+            if before:
+                row += f" {int(before_edit):7}"
+            print(f"{row} {line_edit:7}")
     print()
-    print(
-        f"our time per pair: median {statistics.median(ours_times):.1f} ms, max "
-        f"{max(ours_times):.1f} ms; dmp line mode: median {statistics.median(line_times):.1f} ms"
-    )
+    for name, values in times.items():
+        if values:
+            print(
+                f"{name:6} time per pair: median {statistics.median(values):.1f} ms, "
+                f"max {max(values):.1f} ms, total {sum(values):.0f} ms"
+            )
     if ratios:
-        within = sum(1 for r in ratios if r <= 1.1)
         print(
-            f"pairs where unbounded char-level dmp finished: {len(ratios)}; edit size ours/char:"
-            f" total {sums['ours'] / sums['char']:.3f}, median {statistics.median(ratios):.3f},"
-            f" worst {max(ratios):.2f}, within 1.1x: {within}/{len(ratios)}"
+            f"pairs where unbounded char-level dmp finished: {len(ratios)} (goal: edit size"
+            " within 1.1x of it)"
         )
+        rows = [("ours", sums["ours"], ratios)]
+        if before:
+            rows.append(("before", sums["before"], before_ratios))
+        for name, total, rs in rows:
+            within = sum(1 for r in rs if r <= 1.1)
+            print(
+                f"  {name:6} edit size / char: total {total / sums['char']:.3f}, median"
+                f" {statistics.median(rs):.3f}, worst {max(rs):.2f}, within 1.1x:"
+                f" {within}/{len(rs)}"
+            )
         print(
-            f"  vs char-level after its semantic cleanup: total "
+            f"  ours vs char-level after its semantic cleanup: total "
             f"{sums['ours'] / sums['semantic']:.3f}; dmp line mode vs char: total "
             f"{sums['line'] / sums['char']:.2f}"
         )
@@ -274,11 +334,21 @@ def main() -> None:
     parser.add_argument("--char-cache", type=Path, default=None)
     parser.add_argument("--no-char", action="store_true", help="skip unbounded char-level dmp")
     parser.add_argument("--max-pairs", type=int, default=None)
+    parser.add_argument(
+        "--compare", type=Path, default=None, help="another diffing/diff.py to run as 'before'"
+    )
     args = parser.parse_args()
+    before = _load_module(args.compare) if args.compare else None
     texts = _extract_texts()
-    worst_case(texts, args.repeats)
+    worst_case(texts, args.repeats, before)
     real_revisions(
-        texts, args.repeats, args.char_timeout, args.char_cache, args.max_pairs, not args.no_char
+        texts,
+        args.repeats,
+        args.char_timeout,
+        args.char_cache,
+        args.max_pairs,
+        not args.no_char,
+        before,
     )
 
 

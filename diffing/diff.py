@@ -6,25 +6,39 @@ diff give up ("delete everything, insert everything") on long real revisions, an
 char-level diff of a long revision can take minutes; a line-level diff is fast but marks whole
 paragraphs changed for a one-word edit. So the diff here works in stages:
 
-1. Both texts are cut into tokens (words, runs of spaces, runs of newlines, single punctuation
-   marks); the tokens of each text join back to the text exactly. For alignment every run of
-   spaces counts as one token and every run of newlines as another, so reflowed text still
-   aligns word for word; differing runs become small whitespace edits afterwards.
-2. Lines that occur exactly once in each text are matched (patience diff: the longest increasing
-   run of such pairs) and become fixed anchors.
-3. Between anchors, tokens are aligned recursively: common prefix and suffix; a small region
-   goes to an exact diff (Myers' O(ND), or Hunt-Szymanski's LCS when a few tokens face a long
-   run); a large one is split at tokens unique to both sides (patience again) or, failing that,
-   at the longest common run around its rarest common token (histogram diff). A region whose
-   words are mostly not shared at all is a rewrite and is replaced whole
-   (``params["unrelated_regions"]``).
+1. Lines. Both texts are cut into lines. Non-blank lines that occur exactly once in each text are
+   matched (patience diff: the longest increasing run of such pairs) and become fixed anchors;
+   between anchors, common leading and trailing lines are equal too. Only what is left, the
+   changed regions, is looked at word by word, so the cost follows the size of the change
+   rather than the size of the texts.
+2. Tokens. A long changed region whose two sides share few words or few pairs of successive
+   words is a rewrite and is replaced whole (``params["unrelated_regions"]``). Any other
+   changed region is cut into tokens (words, runs of spaces, runs of newlines, single
+   punctuation marks) that join back to it exactly. For alignment every run of spaces
+   counts as one token and every run of newlines as another, so reflowed text still aligns
+   word for word; differing runs become small whitespace edits afterwards.
+3. Token alignment, recursively: lines unique to both sides of the region, common prefix and
+   suffix; a region of at most ``EXACT_AREA`` token pairs goes to an exact diff (a longest
+   common subsequence by rapidfuzz's bit-parallel LCS, C++, a pure function of its input); a
+   larger one is split at tokens unique to both sides (patience again) or, failing that, at the
+   longest common run around its rarest common token (histogram diff). A region whose words are
+   mostly not shared at all is a rewrite and is replaced whole (``params["unrelated_regions"]``).
 4. All of this is charged to a work budget fixed by the input sizes. A region that would exceed
-   it is reported as deleted and inserted as a whole (``params["coarse_regions"]`` counts them),
-   so a total rewrite stays fast and the output never depends on timing.
+   it (or ``EXACT_MAX_AREA``, the memory cap of the exact diff) is reported as deleted and
+   inserted as a whole (``params["coarse_regions"]`` counts them), so a total rewrite stays fast
+   and the output never depends on timing.
 5. The token ops get a semantic cleanup (an equality no longer than the edits on both sides of
-   it is folded into them, as in diff-match-patch, measured in characters) and edits are slid to
-   the most natural boundary (blank line, line, sentence, word) with diff-match-patch's lossless
-   cleanup, which never changes the texts.
+   it is folded into them, as in diff-match-patch, measured in characters). The word counts of
+   the stats are taken here, on whole words.
+6. Character refinement: each replacement left (a deletion next to an insertion, at most
+   ``REFINE_MAX_CHARS`` on each side) is diffed again character by character (exact LCS);
+   character equalities shorter than ``REFINE_MIN_EQUAL`` are folded back into the edits, and
+   so is every equality not at least ``REFINE_FOLD_FACTOR`` times shorter than the edits on
+   both sides of it. So "2023" -> "2024" marks one digit, "Platform" -> "platform" one letter
+   and "déléguée" -> "délégué" one deleted "e", while "February" -> "September" or a reworded
+   sentence stays one readable replacement instead of being shredded into letters.
+7. Edits are slid to the most natural boundary (blank line, line, sentence, word) with
+   diff-match-patch's lossless cleanup, which never changes the texts.
 """
 
 from __future__ import annotations
@@ -37,15 +51,19 @@ import operator
 import re
 from collections import Counter
 from collections.abc import Callable, Iterable, Sequence
-from typing import TypeVar
+from typing import TypeVar, cast
 
 import diff_match_patch as _dmp_module
+import rapidfuzz
 from diff_match_patch import diff_match_patch
+from rapidfuzz.distance import Indel
 
 from diffing.records import DiffStats, TextDiff
 
 ALGORITHM = "policytrail-word-diff"
-VERSION = 1
+# 1: token-level Myers under a work budget. 2: line anchors first, rapidfuzz LCS core, character
+# refinement of replacements (the ops format is unchanged: version 1 ops still read).
+VERSION = 2
 
 DELETE, EQUAL, INSERT = -1, 0, 1
 
@@ -54,89 +72,149 @@ _TOKEN_RE = re.compile(r"\w+|\n+|[^\S\n]+|[^\w\s]")
 _WORD_RE = re.compile(r"\w+")
 
 # A region with at most this many token pairs (len(a) * len(b)) goes straight to the exact diff.
-EXACT_AREA = 40_000
+EXACT_AREA = 4_000_000
+# The exact diff never runs on more token pairs than this (its bit matrix takes area / 8 bytes).
+EXACT_MAX_AREA = 64_000_000
+# An exact diff of area A costs A // EXACT_COST_DIVISOR budget units (64 token pairs are one
+# machine word of the bit-parallel LCS; a unit is roughly one token scanned by a split in Python).
+EXACT_COST_DIVISOR = 1024
 # Histogram splitting ignores tokens more frequent than this in the region (as git does).
 HISTOGRAM_MAX_COUNT = 64
-# The work budget: BUDGET_BASE + BUDGET_PER_TOKEN * (tokens in both texts). A unit is roughly one
-# step of the Myers inner loop or one token scanned by a split.
+# The work budget: BUDGET_BASE + BUDGET_PER_CHAR * (characters in both texts).
 BUDGET_BASE = 60_000
-BUDGET_PER_TOKEN = 4
+BUDGET_PER_CHAR = 1
 # A region of more than UNRELATED_MIN_AREA token pairs whose words are less than
 # 1 / UNRELATED_RATIO shared (as multisets, whitespace left out) is a rewrite: it is deleted and
 # inserted whole without looking for the scattered common words the cleanup would fold anyway.
 UNRELATED_MIN_AREA = 400
 UNRELATED_RATIO = 3
+# A changed region of lines, each side at least UNRELATED_MIN_CHARS long, is a rewrite if less
+# than 1 / UNRELATED_PAIR_RATIO of its pairs of successive words are shared; checked before it
+# is tokenized.
+UNRELATED_MIN_CHARS = 2_000
+UNRELATED_PAIR_RATIO = 6
 # ... unless it holds a run of at least this many tokens common to both (a kept heading).
 UNRELATED_KEEP_RUN = 8
-# Scanning a token to count or split costs this many times less than a Myers step.
+# Scanning a token to count or split costs this many times less than a budget unit.
 SCAN_COST_DIVISOR = 4
+# Character refinement: replacements with at most this many characters on each side ...
+REFINE_MAX_CHARS = 2_000
+# ... keep character equalities of at least this length ...
+REFINE_MIN_EQUAL = 3
+# ... that are at least this many times shorter than the edits on both sides of them.
+REFINE_FOLD_FACTOR = 3
 
 Op = tuple[int, str]
 _Run = tuple[int, int]  # (op, number of tokens)
 _T = TypeVar("_T")
 _DMP_VERSION = str(getattr(_dmp_module, "__version__", "unknown"))
+_RAPIDFUZZ_VERSION = str(rapidfuzz.__version__)
 
 
 def tokenize(text: str) -> list[str]:
     """The tokens of ``text``: words, runs of spaces, runs of newlines, single other characters."""
-    return list(_tokens(text))
-
-
-@functools.lru_cache(maxsize=4)
-def _tokens(text: str) -> tuple[str, ...]:
-    # a version is the new side of one diff and the old side of the next
-    return tuple(_TOKEN_RE.findall(text))
+    return _TOKEN_RE.findall(text)
 
 
 def diff_texts(old: str, new: str) -> TextDiff:
     """A deterministic word-level diff from ``old`` to ``new``.
 
-    ``ops`` follow diff-match-patch's convention (-1 delete, 0 equal, 1 insert); every op's text
-    is a whole number of tokens except where the lossless cleanup slid an edit inside a run of
-    whitespace. ``params`` names the algorithm, its version and parameters, and how many regions
-    fell back to delete-and-insert because the work budget ran out.
+    ``ops`` follow diff-match-patch's convention (-1 delete, 0 equal, 1 insert). Edits are whole
+    tokens except inside a replacement refined character by character (step 6 above) and where
+    the lossless cleanup slid an edit inside a run of whitespace. ``params`` names the
+    algorithm, its version and parameters, and how many regions fell back to delete-and-insert.
     """
-    old_tokens = _tokens(old)
-    new_tokens = _tokens(new)
-    budget = BUDGET_BASE + BUDGET_PER_TOKEN * (len(old_tokens) + len(new_tokens))
-    aligner = _Aligner(old_tokens, new_tokens, budget)
-    runs = aligner.run()
-    ops = _runs_to_ops(runs, old_tokens, new_tokens)
+    budget = BUDGET_BASE + BUDGET_PER_CHAR * (len(old) + len(new))
+    aligner = _Aligner(budget)
+    old_lines = old.splitlines(keepends=True)
+    new_lines = new.splitlines(keepends=True)
+    ops = _align_texts(old_lines, new_lines, aligner)
     ops = _factor_whitespace(ops)
-    ops = semantic_cleanup(ops)
+    ops = semantic_cleanup(ops, merged=True)
     ops = _factor_whitespace(ops)
+    stats = _stats(ops, old_lines, new_lines)
+    ops = refine_chars(ops)
     ops = _lossless(ops)
     params: dict[str, object] = {
         "algorithm": ALGORITHM,
         "version": VERSION,
         "tokenizer": _TOKEN_RE.pattern,
-        "anchors": "unique-lines,unique-tokens,histogram",
-        "exact": "myers-token,hunt-szymanski",
+        "anchors": "unique-lines,region-lines,unique-tokens,histogram,rewrite-word-pairs",
+        "exact": "lcs-bit-parallel",
+        "rapidfuzz": _RAPIDFUZZ_VERSION,
         "whitespace": "runs-align,edits-factored",
         "exact_area": EXACT_AREA,
+        "exact_max_area": EXACT_MAX_AREA,
+        "exact_cost_divisor": EXACT_COST_DIVISOR,
         "histogram_max_count": HISTOGRAM_MAX_COUNT,
         "work_budget": budget,
-        "cleanup": "semantic-token,lossless",
+        "cleanup": "semantic-token,refine-chars,lossless",
+        "refine_max_chars": REFINE_MAX_CHARS,
+        "refine_min_equal": REFINE_MIN_EQUAL,
+        "refine_fold_factor": REFINE_FOLD_FACTOR,
         "diff_match_patch": _DMP_VERSION,  # its lossless cleanup is used as is
         "unrelated_min_area": UNRELATED_MIN_AREA,
         "unrelated_ratio": UNRELATED_RATIO,
         "unrelated_keep_run": UNRELATED_KEEP_RUN,
+        "unrelated_min_chars": UNRELATED_MIN_CHARS,
+        "unrelated_pair_ratio": UNRELATED_PAIR_RATIO,
         "coarse_regions": aligner.coarse_regions,
         "unrelated_regions": aligner.unrelated_regions,
     }
-    return TextDiff(ops=tuple(ops), stats=diff_stats(ops), params=params)
+    return TextDiff(ops=tuple(ops), stats=stats, params=params)
 
 
 def diff_stats(ops: Sequence[Op]) -> DiffStats:
-    """Words added and removed, and the share of words common to both texts (1.0 if both empty)."""
+    """Words added and removed, and the share of words common to both texts (1.0 if both empty).
+
+    Counted on the ops as given: for the stats of :func:`diff_texts` (counted before the
+    character refinement, on whole words) use ``diff_texts(...).stats``."""
     # one findall per kind of op: a newline between op texts cannot join two words
     added, removed, common = (
         len(_WORD_RE.findall("\n".join(text for op, text in ops if op == kind)))
         for kind in (INSERT, DELETE, EQUAL)
     )
+    return _make_stats(added, removed, common)
+
+
+def _make_stats(added: int, removed: int, common: int) -> DiffStats:
     total = 2 * common + added + removed
     similarity = 1.0 if total == 0 else round(2 * common / total, 6)
     return DiffStats(words_added=added, words_removed=removed, similarity=similarity)
+
+
+# Word counts of lines seen lately: successive versions of a policy share most of their lines,
+# so counting the words of a version costs a dictionary look-up per line. Speed only: the count
+# of a line is the same whether it comes from here or from the regex.
+_LINE_WORDS: dict[str, int] = {}
+_LINE_WORDS_MAX = 50_000
+
+
+def _line_words(line: str) -> int:
+    n = _LINE_WORDS.get(line)
+    if n is None:
+        if len(_LINE_WORDS) >= _LINE_WORDS_MAX:
+            _LINE_WORDS.clear()
+        n = _LINE_WORDS[line] = len(_WORD_RE.findall(line))
+    return n
+
+
+def _stats(ops: Sequence[Op], old_lines: Sequence[str], new_lines: Sequence[str]) -> DiffStats:
+    """:func:`diff_stats` of token-level ops, where no word is split between two ops: the words
+    of each text are counted line by line (a line break is no word character, and most lines
+    were counted in the previous version), so only the shorter of the deleted and the equal
+    text needs a scan."""
+    words_old = sum(map(_line_words, old_lines))
+    words_new = sum(map(_line_words, new_lines))
+    deleted = [text for op, text in ops if op == DELETE]
+    equal = [text for op, text in ops if op == EQUAL]
+    if sum(map(len, deleted)) <= sum(map(len, equal)):
+        removed = len(_WORD_RE.findall("\n".join(deleted)))
+        common = words_old - removed
+    else:
+        common = len(_WORD_RE.findall("\n".join(equal)))
+        removed = words_old - common
+    return _make_stats(words_new - common, removed, common)
 
 
 def old_text(ops: Iterable[Op]) -> str:
@@ -338,24 +416,120 @@ def _align_key(token: str) -> str:
     return token
 
 
-class _Aligner:
-    """Aligns two token sequences into runs of (op, token count) within a work budget."""
+def _align_texts(old_lines: list[str], new_lines: list[str], aligner: _Aligner) -> list[Op]:
+    """Token-level ops from ``old`` to ``new`` (given as lines with their line ends): unique
+    non-blank lines anchor, common lines around them are equal, the rest goes to ``aligner``."""
+    ids: dict[str, int] = {}
+    x = [ids.setdefault(line, len(ids)) for line in old_lines]
+    y = [ids.setdefault(line, len(ids)) for line in new_lines]
+    ops: list[Op] = []
+    n, m = len(x), len(y)
 
-    def __init__(self, old_tokens: Sequence[str], new_tokens: Sequence[str], budget: int) -> None:
+    def region(alo: int, ahi: int, blo: int, bhi: int) -> None:
+        p = 0
+        while alo + p < ahi and blo + p < bhi and x[alo + p] == y[blo + p]:
+            p += 1
+        s = 0
+        while ahi - s > alo + p and bhi - s > blo + p and x[ahi - 1 - s] == y[bhi - 1 - s]:
+            s += 1
+        if p:
+            ops.append((EQUAL, "".join(old_lines[alo : alo + p])))
+        if alo + p < ahi - s or blo + p < bhi - s:
+            old_part = "".join(old_lines[alo + p : ahi - s])
+            new_part = "".join(new_lines[blo + p : bhi - s])
+            if aligner.unrelated_texts(old_part, new_part):
+                ops.extend(((DELETE, old_part), (INSERT, new_part)))
+            else:
+                old_tokens = _TOKEN_RE.findall(old_part)
+                new_tokens = _TOKEN_RE.findall(new_part)
+                runs = aligner.align(old_tokens, new_tokens)
+                ops.extend(_runs_to_ops(runs, old_tokens, new_tokens))
+        if s:
+            ops.append((EQUAL, "".join(old_lines[ahi - s : ahi])))
+
+    # common leading and trailing lines first: the anchors are looked for in between only
+    p = 0
+    while p < n and p < m and x[p] == y[p]:
+        p += 1
+    s = 0
+    while s < n - p and s < m - p and x[n - 1 - s] == y[m - 1 - s]:
+        s += 1
+    if p:
+        ops.append((EQUAL, "".join(old_lines[:p])))
+    pi, pj = p, p
+    for i, j in _unique_line_pairs(x, y, old_lines, p, n - s, p, m - s):
+        if i > pi or j > pj:
+            region(pi, i, pj, j)
+        ops.append((EQUAL, old_lines[i]))
+        pi, pj = i + 1, j + 1
+    region(pi, n - s, pj, m - s)
+    if s:
+        ops.append((EQUAL, "".join(old_lines[n - s :])))
+    return merge_ops(ops)
+
+
+def _unique_line_pairs(
+    x: list[int], y: list[int], lines: list[str], alo: int, ahi: int, blo: int, bhi: int
+) -> list[tuple[int, int]]:
+    """(i, j) of the non-blank lines occurring once in x[alo:ahi] and once in y[blo:bhi], the
+    longest chain increasing on both sides (patience diff)."""
+    count_a = Counter(x[alo:ahi])
+    count_b = Counter(y[blo:bhi])
+    where_b = {y[j]: j for j in range(blo, bhi) if count_b[y[j]] == 1}
+    pairs = [
+        (i, where_b[x[i]])
+        for i in range(alo, ahi)
+        if count_a[x[i]] == 1 and x[i] in where_b and not lines[i].isspace()
+    ]
+    return _longest_increasing(pairs, key=operator.itemgetter(1))
+
+
+class _Aligner:
+    """Aligns token sequences into runs of (op, token count) within a work budget shared by all
+    the regions of one diff."""
+
+    def __init__(self, budget: int) -> None:
         # All runs of spaces align with each other, and all runs of newlines: a reflowed text
         # aligns word for word and the whitespace differences become small edits afterwards.
-        ids: dict[str, int] = {"\n": _NEWLINE, " ": _SPACE}
-        distinct = dict.fromkeys(itertools.chain(old_tokens, new_tokens))
-        token_id = {t: ids.setdefault(_align_key(t), len(ids)) for t in distinct}
-        self.a = [token_id[t] for t in old_tokens]
-        self.b = [token_id[t] for t in new_tokens]
+        self.key_id: dict[str, int] = {"\n": _NEWLINE, " ": _SPACE}
+        self.token_id: dict[str, int] = {}
         self.blank = {_NEWLINE, _SPACE}
         self.budget = budget
         self.coarse_regions = 0
         self.unrelated_regions = 0
+        self.a: list[int] = []
+        self.b: list[int] = []
         self.runs: list[_Run] = []
 
-    def run(self) -> list[_Run]:
+    def unrelated_texts(self, old: str, new: str) -> bool:
+        """Whether two long changed regions share so few words, or so few pairs of successive
+        words (split at whitespace, as multisets), that they are a rewrite, replaced whole
+        before they are even tokenized. Word pairs too: rewritten paragraphs still share many
+        of their frequent words ("the", "of", "your") but few of their word pairs. Regions
+        sharing three quarters of their words are edits, whatever their word pairs."""
+        if len(old) < UNRELATED_MIN_CHARS or len(new) < UNRELATED_MIN_CHARS:
+            return False
+        a = old.split()
+        b = new.split()
+        half = (len(a) + len(b)) / 2
+        self.budget -= (len(a) + len(b)) // SCAN_COST_DIVISOR
+        shared_words = (Counter(a) & Counter(b)).total()
+        if shared_words >= 0.75 * half:  # most words kept: an edit, not a rewrite
+            return False
+        shared = (Counter(itertools.pairwise(a)) & Counter(itertools.pairwise(b))).total()
+        if shared_words * UNRELATED_RATIO < half or shared * UNRELATED_PAIR_RATIO < half:
+            self.unrelated_regions += 1
+            return True
+        return False
+
+    def align(self, old_tokens: Sequence[str], new_tokens: Sequence[str]) -> list[_Run]:
+        token_id, key_id = self.token_id, self.key_id
+        for t in dict.fromkeys(itertools.chain(old_tokens, new_tokens)):
+            if t not in token_id:
+                token_id[t] = key_id.setdefault(_align_key(t), len(key_id))
+        self.a = [token_id[t] for t in old_tokens]
+        self.b = [token_id[t] for t in new_tokens]
+        self.runs = []
         pi = pj = 0
         for ai, aj, bi, bj in self._line_anchors():
             self._align(pi, ai, pj, bi)
@@ -386,7 +560,10 @@ class _Aligner:
         return lines
 
     def _line_anchors(self) -> list[tuple[int, int, int, int]]:
-        """Token spans (a_start, a_end, b_start, b_end) of lines unique to both texts, in order."""
+        """Token spans (a_start, a_end, b_start, b_end) of lines unique to both sides, in order
+        (lines equal up to the length of their whitespace runs, which texts do not match)."""
+        if not self.a or not self.b:
+            return []
         old_lines = self._lines(self.a)
         new_lines = self._lines(self.b)
         count_a = Counter(key for key, _, _ in old_lines)
@@ -397,7 +574,7 @@ class _Aligner:
             if count_a[key] == 1 and key in where_b and not set(key) <= self.blank:
                 bs, be = where_b[key]
                 pairs.append((s, e, bs, be))
-        return _longest_increasing(pairs, key=lambda p: p[2])
+        return _longest_increasing(pairs, key=operator.itemgetter(2))
 
     def _align(self, alo: int, ahi: int, blo: int, bhi: int) -> None:
         """Emit runs aligning a[alo:ahi] with b[blo:bhi]; an explicit stack keeps depth flat."""
@@ -453,39 +630,26 @@ class _Aligner:
 
     def _exact(self, x: list[int], y: list[int]) -> bool:
         """Emit a minimal alignment of x and y (no common prefix or suffix), or delete-and-insert
-        if the budget does not allow one; emit nothing and return False if their words are
-        mostly unrelated. Myers' O(ND) algorithm costs about (D/2)^2 steps with
-        D >= |len(x) - len(y)|; where the token pairs that match are fewer than that (a few old
-        words inside a long insertion), Hunt-Szymanski's LCS over the matching pairs is used."""
-        if self.budget <= 0:
+        if the budget or ``EXACT_MAX_AREA`` does not allow one; emit nothing and return False if
+        their words are mostly unrelated."""
+        area = len(x) * len(y)
+        if area > UNRELATED_MIN_AREA:
+            count_x = Counter(x)
+            count_y = Counter(y)
+            self.budget -= (len(x) + len(y)) // SCAN_COST_DIVISOR
+            blank = self.blank
+            words_x = sum(c for t, c in count_x.items() if t not in blank)
+            words_y = sum(c for t, c in count_y.items() if t not in blank)
+            shared = sum(min(c, count_y[t]) for t, c in count_x.items() if t not in blank)
+            if shared * UNRELATED_RATIO < (words_x + words_y) / 2:
+                return False
+        self.budget -= area // EXACT_COST_DIVISOR + 1
+        if self.budget < 0 or area > EXACT_MAX_AREA:
             self.coarse_regions += 1
             self._emit(DELETE, len(x))
             self._emit(INSERT, len(y))
             return True
-        myers_floor = (abs(len(x) - len(y)) // 2 + 1) ** 2
-        if len(x) * len(y) > UNRELATED_MIN_AREA or myers_floor > 1_000:
-            count_x = Counter(x)
-            count_y = Counter(y)
-            self.budget -= (len(x) + len(y)) // SCAN_COST_DIVISOR
-            if len(x) * len(y) > UNRELATED_MIN_AREA:
-                blank = self.blank
-                words_x = sum(c for t, c in count_x.items() if t not in blank)
-                words_y = sum(c for t, c in count_y.items() if t not in blank)
-                shared = sum(min(c, count_y[t]) for t, c in count_x.items() if t not in blank)
-                if shared * UNRELATED_RATIO < (words_x + words_y) / 2:
-                    return False
-            pairs = sum(count_y[t] * c for t, c in count_x.items())
-            if 2 * pairs < myers_floor:
-                self.budget -= 2 * pairs
-                if self.budget < 0:
-                    self.coarse_regions += 1
-                    self._emit(DELETE, len(x))
-                    self._emit(INSERT, len(y))
-                    return True
-                for op, k in _lcs_runs(x, y):
-                    self._emit(op, k)
-                return True
-        for op, k in _Myers(self, x, y).diff():
+        for op, k in _lcs_runs(x, y):
             self._emit(op, k)
         return True
 
@@ -501,7 +665,7 @@ class _Aligner:
             for i in range(alo, ahi)
             if count_a[a[i]] == 1 and a[i] in where_b and a[i] not in self.blank
         ]
-        return _longest_increasing(pairs, key=lambda p: p[1])
+        return _longest_increasing(pairs, key=operator.itemgetter(1))
 
     def _histogram_split(
         self, alo: int, ahi: int, blo: int, bhi: int
@@ -564,152 +728,29 @@ def _longest_increasing(items: list[_T], key: Callable[[_T], int]) -> list[_T]:
     return out
 
 
+_Opcode = tuple[str, int, int, int, int]  # tag, i1, i2, j1, j2 as in difflib
+
+
+def _opcodes(x: Sequence[int] | str, y: Sequence[int] | str) -> list[_Opcode]:
+    """rapidfuzz's Indel opcodes of x and y (an LCS: Hyyro's bit-parallel algorithm in C++).
+
+    Sequences are passed as small int ids, never as lists of strings: rapidfuzz compares list
+    items by ``hash()``, which for strings changes from one process to the next."""
+    return cast(list[_Opcode], Indel.opcodes(x, y).as_list())
+
+
 def _lcs_runs(x: list[int], y: list[int]) -> list[_Run]:
-    """A longest common subsequence of x and y as runs (Hunt-Szymanski: O((r + n) log n) for
-    r matching pairs), for alignments where matches are rare."""
-    where: dict[int, list[int]] = {}
-    for j, tok in enumerate(y):
-        where.setdefault(tok, []).append(j)
-    thresholds: list[int] = []  # thresholds[k]: least j ending a common subsequence of k + 1
-    links: list[tuple[int, int, object]] = []
-    for i, tok in enumerate(x):
-        for j in reversed(where.get(tok, ())):
-            k = bisect.bisect_left(thresholds, j)
-            node = (i, j, links[k - 1] if k else None)
-            if k == len(thresholds):
-                thresholds.append(j)
-                links.append(node)
-            elif j < thresholds[k]:
-                thresholds[k] = j
-                links[k] = node
-    matches: list[tuple[int, int]] = []
-    cur: object = links[-1] if links else None
-    while cur is not None:
-        assert isinstance(cur, tuple)
-        matches.append((cur[0], cur[1]))
-        cur = cur[2]
-    matches.reverse()
+    """A longest common subsequence of x and y as runs (a pure function of x and y)."""
     runs: list[_Run] = []
-    pi = pj = 0
-    for i, j in [*matches, (len(x), len(y))]:
-        for op, k in ((DELETE, i - pi), (INSERT, j - pj), (EQUAL, 1 if i < len(x) else 0)):
-            if k:
-                runs.append((op, k))
-        pi, pj = i + 1, j + 1
+    for tag, i1, i2, j1, j2 in _opcodes(x, y):
+        if tag == "equal":
+            runs.append((EQUAL, i2 - i1))
+            continue
+        if i2 > i1:
+            runs.append((DELETE, i2 - i1))
+        if j2 > j1:
+            runs.append((INSERT, j2 - j1))
     return runs
-
-
-class _Myers:
-    """Myers' O(ND) diff over token ids (diff-match-patch's bisection, ported to lists), charged
-    to the aligner's work budget instead of a clock."""
-
-    def __init__(self, owner: _Aligner, x: list[int], y: list[int]) -> None:
-        self.owner = owner
-        self.x = x
-        self.y = y
-
-    def diff(self) -> list[_Run]:
-        return self._main(self.x, self.y)
-
-    def _main(self, x: list[int], y: list[int]) -> list[_Run]:
-        if x == y:
-            return [(EQUAL, len(x))] if x else []
-        p = 0
-        limit = min(len(x), len(y))
-        while p < limit and x[p] == y[p]:
-            p += 1
-        s = 0
-        limit -= p
-        while s < limit and x[-1 - s] == y[-1 - s]:
-            s += 1
-        middle = self._compute(x[p : len(x) - s], y[p : len(y) - s])
-        out: list[_Run] = [(EQUAL, p)] if p else []
-        out.extend(middle)
-        if s:
-            out.append((EQUAL, s))
-        return out
-
-    def _compute(self, x: list[int], y: list[int]) -> list[_Run]:
-        if not x:
-            return [(INSERT, len(y))]
-        if not y:
-            return [(DELETE, len(x))]
-        if len(x) == 1 or len(y) == 1:
-            short, long_, op = (x, y, INSERT) if len(x) == 1 else (y, x, DELETE)
-            if short[0] in long_:
-                k = long_.index(short[0])
-                runs = [(op, k), (EQUAL, 1), (op, len(long_) - k - 1)]
-                return [r for r in runs if r[1] > 0]
-            return [(DELETE, len(x)), (INSERT, len(y))]
-        return self._bisect(x, y)
-
-    def _bisect(self, x: list[int], y: list[int]) -> list[_Run]:
-        owner = self.owner
-        n, m = len(x), len(y)
-        max_d = (n + m + 1) // 2
-        v_offset = max_d
-        v_length = 2 * max_d
-        v1 = [-1] * v_length
-        v1[v_offset + 1] = 0
-        v2 = v1[:]
-        delta = n - m
-        front = delta % 2 != 0
-        k1start = k1end = k2start = k2end = 0
-        for d in range(max_d):
-            owner.budget -= 2 * d + 2
-            if owner.budget < 0:
-                break
-            for k1 in range(-d + k1start, d + 1 - k1end, 2):
-                k1_offset = v_offset + k1
-                if k1 == -d or (k1 != d and v1[k1_offset - 1] < v1[k1_offset + 1]):
-                    x1 = v1[k1_offset + 1]
-                else:
-                    x1 = v1[k1_offset - 1] + 1
-                y1 = x1 - k1
-                while x1 < n and y1 < m and x[x1] == y[y1]:
-                    x1 += 1
-                    y1 += 1
-                v1[k1_offset] = x1
-                if x1 > n:
-                    k1end += 2
-                elif y1 > m:
-                    k1start += 2
-                elif front:
-                    k2_offset = v_offset + delta - k1
-                    if (
-                        0 <= k2_offset < v_length
-                        and v2[k2_offset] != -1
-                        and x1 >= n - v2[k2_offset]
-                    ):
-                        return self._split(x, y, x1, y1)
-            for k2 in range(-d + k2start, d + 1 - k2end, 2):
-                k2_offset = v_offset + k2
-                if k2 == -d or (k2 != d and v2[k2_offset - 1] < v2[k2_offset + 1]):
-                    x2 = v2[k2_offset + 1]
-                else:
-                    x2 = v2[k2_offset - 1] + 1
-                y2 = x2 - k2
-                while x2 < n and y2 < m and x[-x2 - 1] == y[-y2 - 1]:
-                    x2 += 1
-                    y2 += 1
-                v2[k2_offset] = x2
-                if x2 > n:
-                    k2end += 2
-                elif y2 > m:
-                    k2start += 2
-                elif not front:
-                    k1_offset = v_offset + delta - k2
-                    if 0 <= k1_offset < v_length and v1[k1_offset] != -1:
-                        x1 = v1[k1_offset]
-                        y1 = v_offset + x1 - k1_offset
-                        if x1 >= n - x2:
-                            return self._split(x, y, x1, y1)
-        if owner.budget < 0:
-            owner.coarse_regions += 1
-        return [(DELETE, n), (INSERT, m)]
-
-    def _split(self, x: list[int], y: list[int], i: int, j: int) -> list[_Run]:
-        return self._main(x[:i], y[:j]) + self._main(x[i:], y[j:])
 
 
 # --- from runs to text ops, cleanup --------------------------------------------------------
@@ -741,7 +782,7 @@ def _runs_to_ops(
         else:
             ops.append((INSERT, "".join(new_tokens[j : j + n])))
             j += n
-    return merge_ops(ops)
+    return ops  # not merged: the caller merges the ops of all regions at once
 
 
 def merge_ops(ops: Iterable[Op]) -> list[Op]:
@@ -751,30 +792,31 @@ def merge_ops(ops: Iterable[Op]) -> list[Op]:
     equal: list[str] = []
     dels: list[str] = []
     ins: list[str] = []
-
-    def flush_edits() -> None:
-        if dels:
-            out.append((DELETE, "".join(dels)))
-            dels.clear()
-        if ins:
-            out.append((INSERT, "".join(ins)))
-            ins.clear()
-
     for op, text in ops:
         if not text:
             continue
         if op == EQUAL:
-            if not equal:
-                flush_edits()
+            if dels:
+                out.append((DELETE, "".join(dels)))
+                dels = []
+            if ins:
+                out.append((INSERT, "".join(ins)))
+                ins = []
             equal.append(text)
             continue
         if equal:
             out.append((EQUAL, "".join(equal)))
-            equal.clear()
-        (dels if op == DELETE else ins).append(text)
+            equal = []
+        if op == DELETE:
+            dels.append(text)
+        else:
+            ins.append(text)
     if equal:
         out.append((EQUAL, "".join(equal)))
-    flush_edits()
+    if dels:
+        out.append((DELETE, "".join(dels)))
+    if ins:
+        out.append((INSERT, "".join(ins)))
     return out
 
 
@@ -805,13 +847,15 @@ class _Edit:
         self.ilen += after.ilen
 
 
-def semantic_cleanup(ops: Sequence[Op]) -> list[Op]:
+def semantic_cleanup(ops: Sequence[Op], factor: int = 1, *, merged: bool = False) -> list[Op]:
     """Fold every equality that is no longer (in characters) than the edits on both sides of
     it into those edits, re-checking earlier equalities after each fold: diff-match-patch's
     first cleanup pass, done with a stack so it stays linear on a total rewrite, and without
-    its char-level overlap factoring, so edits stay on token boundaries."""
+    its char-level overlap factoring, so edits stay on token boundaries. With ``factor`` k an
+    equality is folded only if k times its length is no longer than those edits. ``merged``:
+    the ops are known to be as :func:`merge_ops` leaves them (saves a pass)."""
     stack: list[str | _Edit] = []
-    for op, text in merge_ops(ops):
+    for op, text in ops if merged else merge_ops(ops):
         if op == EQUAL:
             stack.append(text)
             continue
@@ -826,7 +870,9 @@ def semantic_cleanup(ops: Sequence[Op]) -> list[Op]:
                 break
             assert isinstance(after, _Edit)
             n = len(equality)
-            if n > max(before.dlen, before.ilen) or n > max(after.dlen, after.ilen):
+            if factor * n > max(before.dlen, before.ilen) or factor * n > max(
+                after.dlen, after.ilen
+            ):
                 break
             before.absorb(equality, after)
             del stack[-2:]
@@ -843,6 +889,7 @@ def _factor_whitespace(ops: list[Op]) -> list[Op]:
     """Where a run of whitespace replaces another ("\n\n\n" -> "\n\n", " " -> "  "), keep
     their common prefix and suffix as equal text: only the extra characters are edits."""
     out: list[Op] = []
+    changed = False
     k = 0
     while k < len(ops):
         if (
@@ -861,11 +908,12 @@ def _factor_whitespace(ops: list[Op]) -> list[Op]:
                 s += 1
             out += [(EQUAL, d[:p]), (DELETE, d[p : len(d) - s]), (INSERT, i[p : len(i) - s])]
             out.append((EQUAL, d[len(d) - s :]))
+            changed = True
             k += 2
         else:
             out.append(ops[k])
             k += 1
-    return merge_ops(out)
+    return merge_ops(out) if changed else out
 
 
 _DMP = diff_match_patch()
@@ -876,3 +924,54 @@ def _lossless(ops: list[Op]) -> list[Op]:
     diffs = list(ops)
     _DMP.diff_cleanupSemanticLossless(diffs)
     return merge_ops(diffs)
+
+
+def refine_chars(ops: Sequence[Op]) -> list[Op]:
+    """Diff each replacement (a deletion followed by an insertion, at most ``REFINE_MAX_CHARS``
+    on each side) again character by character: an exact LCS, then character equalities shorter
+    than ``REFINE_MIN_EQUAL`` are folded back into the edits, and a semantic cleanup folds
+    those not ``REFINE_FOLD_FACTOR`` times shorter than the edits around them."""
+    out: list[Op] = []
+    k = 0
+    while k < len(ops):
+        op, text = ops[k]
+        if (
+            op == DELETE
+            and k + 1 < len(ops)
+            and ops[k + 1][0] == INSERT
+            and len(text) <= REFINE_MAX_CHARS
+            and len(ops[k + 1][1]) <= REFINE_MAX_CHARS
+        ):
+            out += _refine_pair(text, ops[k + 1][1])
+            k += 2
+        else:
+            out.append(ops[k])
+            k += 1
+    return merge_ops(out)
+
+
+def _refine_pair(deleted: str, inserted: str) -> list[Op]:
+    whole: list[Op] = [(DELETE, deleted), (INSERT, inserted)]
+    if len(deleted) < REFINE_MIN_EQUAL or len(inserted) < REFINE_MIN_EQUAL:
+        return whole  # no equality long enough to keep can fit
+    opcodes = _opcodes(deleted, inserted)
+    if all(tag != "equal" or i2 - i1 < REFINE_MIN_EQUAL for tag, i1, i2, _, _ in opcodes):
+        return whole  # the usual case: nothing common worth showing
+    out: list[Op] = []
+    inner = 0  # equalities kept between two edits: only those can be folded by the cleanup
+    for tag, i1, i2, j1, j2 in opcodes:
+        if tag != "equal":
+            if i2 > i1:
+                out.append((DELETE, deleted[i1:i2]))
+            if j2 > j1:
+                out.append((INSERT, inserted[j1:j2]))
+        elif i2 - i1 < REFINE_MIN_EQUAL:
+            out += [(DELETE, deleted[i1:i2]), (INSERT, deleted[i1:i2])]
+        else:
+            inner += bool(out)
+            out.append((EQUAL, deleted[i1:i2]))
+    if out[-1][0] == EQUAL and len(out) > 1:
+        inner -= 1
+    if inner <= 0:  # a common prefix or suffix only
+        return merge_ops(out)
+    return semantic_cleanup(out, REFINE_FOLD_FACTOR)

@@ -75,9 +75,43 @@ def test_golden_reflowed_whitespace_keeps_every_word() -> None:
     assert result.stats.similarity > 0.95
 
 
-def test_word_level_not_char_level() -> None:
-    result = diff_texts("We collect your name.", "We collect your names.")
-    assert [(op, t) for op, t in result.ops if op] == [(-1, "name"), (1, "names")]
+def _edits(old: str, new: str) -> list[tuple[int, str]]:
+    return [(op, t) for op, t in diff_texts(old, new).ops if op]
+
+
+def test_similar_words_are_refined_to_the_changed_characters() -> None:
+    # a date bump, a case change, a plural, a grammatical gender: char-level dmp marks one or
+    # two characters, and so does the refined word diff (issue #5: edit size within 1.1x)
+    assert _edits("Last updated: March 1, 2017.", "Last updated: March 1, 2018.") == [
+        (-1, "7"),
+        (1, "8"),
+    ]
+    assert _edits("Analytics Platform | USA", "Analytics platform | USA") == [(-1, "P"), (1, "p")]
+    assert _edits("We collect your name.", "We collect your names.") == [(1, "s")]
+    assert _edits("notre déléguée à la", "notre délégué à la") == [(-1, "e")]
+    # the stats still count whole words: "2017" -> "2018" is one word removed and one added
+    stats = diff_texts("Effective 2017 now", "Effective 2018 now").stats
+    assert (stats.words_removed, stats.words_added) == (1, 1)
+
+
+def test_dissimilar_words_stay_whole() -> None:
+    # letters the two words happen to share ("e", "b", "r") are not worth showing
+    assert _edits("Updated February 23, 2022.", "Updated September 19, 2022.") == [
+        (-1, "February 23"),
+        (1, "September 19"),
+    ]
+    old = "If you post a personal or missed connection, we will display it for 30 days."
+    new = "It is possible to opt out of sharing your location at sign up, but it is limited."
+    edits = _edits(old, new)
+    # a reworded sentence is not shredded into fragments of a few letters
+    assert all(len(t) >= 3 for _, t in edits), edits
+    assert len(edits) <= 4
+
+
+def test_refinement_is_bounded_by_refine_max_chars(monkeypatch: pytest.MonkeyPatch) -> None:
+    old, new = "We keep data 2017 here.", "We keep data 2018 here."
+    monkeypatch.setattr(differ, "REFINE_MAX_CHARS", 3)
+    assert _edits(old, new) == [(-1, "2017"), (1, "2018")]
 
 
 def test_inserted_paragraph_lands_on_paragraph_boundary() -> None:
@@ -106,8 +140,11 @@ def test_params_name_the_algorithm() -> None:
     params = diff_texts("a b", "a c").params
     assert params["algorithm"] == differ.ALGORITHM
     assert params["version"] == differ.VERSION
-    assert params["work_budget"] == differ.BUDGET_BASE + differ.BUDGET_PER_TOKEN * 6
+    assert params["work_budget"] == differ.BUDGET_BASE + differ.BUDGET_PER_CHAR * 6
     assert params["coarse_regions"] == 0
+    assert params["exact_max_area"] == differ.EXACT_MAX_AREA
+    assert params["refine_min_equal"] == differ.REFINE_MIN_EQUAL
+    assert isinstance(params["rapidfuzz"], str) and params["rapidfuzz"]
     json.dumps(params)  # storable as is
 
 
@@ -162,16 +199,71 @@ def test_result_does_not_depend_on_timing(monkeypatch: pytest.MonkeyPatch) -> No
     rng = random.Random(3)
     words = _policy_words()
     old = _random_text(rng, words, 20_000)
-    new = _random_text(rng, words, 20_000)
+    new = _scatter(rng, words, old, 0.3)
     first = diff_texts(old, new)
-    monkeypatch.setattr(time, "time", lambda: 1e12)  # a clock far past any deadline
-    monkeypatch.setattr(time, "perf_counter", lambda: 1e12)
+    assert first.stats.similarity > 0.5  # a real alignment, not a delete-all/insert-all
+    for name in ("time", "perf_counter", "monotonic", "process_time"):
+        monkeypatch.setattr(time, name, lambda: 1e12)  # a clock far past any deadline
+    differ._LINE_WORDS.clear()  # a cold cache of line word counts changes nothing either
     assert diff_texts(old, new) == first
+
+
+def _scatter(rng: random.Random, words: list[str], text: str, share: float) -> str:
+    return " ".join(rng.choice(words) if rng.random() < share else w for w in text.split(" "))
+
+
+def test_exact_core_falls_back_at_its_memory_cap(monkeypatch: pytest.MonkeyPatch) -> None:
+    rng = random.Random(5)
+    words = _policy_words()
+    old = " ".join(rng.choice(words) for _ in range(300))  # one long line
+    new = _scatter(rng, words, old, 0.3)
+    exact = diff_texts(old, new)
+    assert exact.params["coarse_regions"] == 0
+    monkeypatch.setattr(differ, "EXACT_MAX_AREA", 100)
+    capped = diff_texts(old, new)
+    coarse = capped.params["coarse_regions"]
+    assert isinstance(coarse, int) and coarse >= 1
+    assert capped.params["exact_max_area"] == 100
+    assert old_text(capped.ops) == old and new_text(capped.ops) == new
+    assert edit_size(capped.ops) >= edit_size(exact.ops)
+
+
+def test_only_changed_lines_are_tokenized(monkeypatch: pytest.MonkeyPatch) -> None:
+    old = "\n\n".join(f"Paragraph {i} says the same thing as before." for i in range(2000))
+    new = old.replace("Paragraph 1234 says", "Paragraph 1234 now says")
+    seen: list[int] = []
+    align = differ._Aligner.align
+
+    def spy(self: differ._Aligner, a: list[str], b: list[str]) -> list[tuple[int, int]]:
+        seen.append(len(a) + len(b))
+        return align(self, a, b)
+
+    monkeypatch.setattr(differ._Aligner, "align", spy)
+    result = diff_texts(old, new)
+    assert [(op, t) for op, t in result.ops if op] == [(1, "now ")]
+    assert sum(seen) < 40, seen  # the one changed line, not the 2000 paragraphs
+
+
+def test_a_rewritten_region_is_replaced_whole() -> None:
+    rng = random.Random(11)
+    words = _policy_words()
+    head = "# Privacy policy\n\n"
+    # common lines that are not unique (no anchors) end the rewritten region
+    tail = "\n\nContact\n\nContact\n\n## Changes\n"
+    old = head + _random_text(rng, words, 5_000) + tail + "Old footer."
+    # the same kind of text, but no word in common
+    new = head + _random_text(rng, [w + "z" for w in words], 5_000) + tail + "New footer."
+    result = diff_texts(old, new)
+    unrelated = result.params["unrelated_regions"]
+    assert isinstance(unrelated, int) and unrelated >= 1
+    assert result.ops[0] == (0, head)
+    assert old_text(result.ops) == old and new_text(result.ops) == new
+    assert any(op == 0 and "Contact\n\nContact" in t for op, t in result.ops), result.ops[-4:]
 
 
 def test_budget_exhaustion_is_counted_and_still_exact(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setattr(differ, "BUDGET_BASE", 0)
-    monkeypatch.setattr(differ, "BUDGET_PER_TOKEN", 0)
+    monkeypatch.setattr(differ, "BUDGET_PER_CHAR", 0)
     old = "alpha beta gamma delta epsilon zeta eta theta"
     new = "alpha bet gamma delt epsilon zet eta thet"
     result = diff_texts(old, new)

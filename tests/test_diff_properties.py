@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import re
+
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
@@ -94,6 +96,46 @@ def test_stats_are_consistent(old: str, new: str) -> None:
     assert 0.0 <= result.stats.similarity <= 1.0
     reverse = diff_texts(new, old)
     assert old_text(reverse.ops) == new and new_text(reverse.ops) == old
+
+
+_WORD = re.compile(r"\w+")
+
+# Documents made of lines: short lines that repeat (never unique, so never anchors), and long
+# paragraphs (over the 2,000 characters at which a changed region is checked for a rewrite
+# before it is tokenized), some sharing their words and some not.
+_LONG_EN = " ".join(["we collect and share your data with partners"] * 50)
+_LONG_FR = " ".join(["nous collectons et partageons vos données"] * 55)
+_LONG_MIX = " ".join(["we share vos données with nos partners"] * 60)
+_LINES = st.sampled_from(["Contact", "", "We share data.", "* item", _LONG_EN, _LONG_FR, _LONG_MIX])
+# a section: a heading (unique unless drawn twice: an anchor) and a few lines
+_SECTION = st.tuples(st.sampled_from(["# A", "# B", "# C", "# D"]), st.lists(_LINES, max_size=5))
+_DOCUMENT = st.lists(_SECTION, max_size=6).map(
+    lambda sections: "\n".join(line for head, body in sections for line in (head, *body))
+)
+
+
+@settings(max_examples=300, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(_DOCUMENT, _DOCUMENT)
+def test_documents_of_repeated_lines_and_long_paragraphs_rebuild(old: str, new: str) -> None:
+    result = diff_texts(old, new)
+    assert old_text(result.ops) == old
+    assert new_text(result.ops) == new
+    assert all(text for _, text in result.ops)
+
+
+@_SETTINGS
+@given(_TEXT, _TEXT)
+def test_stats_count_whole_words_of_both_texts(old: str, new: str) -> None:
+    # the stats are taken before the character refinement: every word of the old text is
+    # either common or removed, every word of the new text common or added
+    stats = diff_texts(old, new).stats
+    words_old, words_new = len(_WORD.findall(old)), len(_WORD.findall(new))
+    assert 0 <= stats.words_removed <= words_old
+    assert 0 <= stats.words_added <= words_new
+    assert words_old - stats.words_removed == words_new - stats.words_added
+    common = words_old - stats.words_removed
+    total = 2 * common + stats.words_added + stats.words_removed
+    assert stats.similarity == (1.0 if total == 0 else round(2 * common / total, 6))
 
 
 @_SETTINGS
