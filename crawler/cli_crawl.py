@@ -15,6 +15,7 @@ from crawler.cliutil import (
     crawl_options,
     db_arg,
     positive_arg,
+    retry_unfetchable_arg,
     timestamp_arg,
 )
 
@@ -67,6 +68,7 @@ def register(sub: Any) -> None:
         help="pause after the archive answers 429, doubled on repeats (default 60)",
     )
     p.add_argument("--log-level", default="WARNING", choices=["DEBUG", "INFO", "WARNING", "ERROR"])
+    retry_unfetchable_arg(p)
     db_arg(p)
     p.set_defaults(func=cmd_crawl)
 

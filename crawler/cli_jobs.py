@@ -10,7 +10,14 @@ from datetime import UTC, datetime
 from typing import Any
 
 from crawler.archive import IA_BASE
-from crawler.cliutil import EXIT_USAGE, CliError, db_arg, positive_arg, timestamp_arg
+from crawler.cliutil import (
+    EXIT_USAGE,
+    CliError,
+    db_arg,
+    positive_arg,
+    retry_unfetchable_arg,
+    timestamp_arg,
+)
 from crawler.cliutil import crawl_options as cliutil_crawl_options
 from storage import open_store
 
@@ -69,6 +76,7 @@ def register(sub: Any) -> None:
         "(locked: never two at once on one database)",
     )
     add_run_options(p)
+    retry_unfetchable_arg(p)  # a one-off: not for `schedule`, whose every run would retry them
     p.set_defaults(func=cmd_run)
 
     p = sub.add_parser(

@@ -52,6 +52,15 @@ def positive_arg(value: str) -> float:
     return f
 
 
+def retry_unfetchable_arg(p: argparse.ArgumentParser) -> None:
+    p.add_argument(
+        "--retry-unfetchable",
+        action="store_true",
+        help="fetch once more the captures stored as unfetchable (too large, corrupt "
+        "compression), which runs otherwise never fetch again",
+    )
+
+
 def policy_id(store: Any, url: str) -> int:
     pid = store.find_policy(url)
     if pid is None:
@@ -75,4 +84,5 @@ def crawl_options(args: argparse.Namespace, urls_file: str) -> Any:
         replay_per_second=args.replay_rate,
         backoff_seconds=args.backoff,
         log_level=args.log_level,
+        retry_unfetchable=getattr(args, "retry_unfetchable", False),  # crawl and run only
     )

@@ -59,6 +59,7 @@ class CrawlOptions:
     backoff_seconds: float = 60.0
     log_level: str = "WARNING"
     extra_settings: dict[str, Any] = field(default_factory=dict)
+    retry_unfetchable: bool = False  # fetch captures stored as unfetchable once more
 
 
 @dataclass(frozen=True, slots=True)
@@ -80,6 +81,8 @@ class CrawlSummary:
     # what became of archived redirects: hops, followed, leaves-policy, loop, too-many-hops,
     # no-location, target-not-archived
     redirects: dict[str, int] = field(default_factory=dict)
+    # captures stored unfetchable (too large, corrupt compression): their kinds are in errors
+    unfetchable: int = 0
 
     def line(self) -> str:
         errors = sum(self.errors.values())
@@ -90,6 +93,8 @@ class CrawlSummary:
             f"{self.versions_stored} versions stored, {self.changes_stored} changes, "
             f"{errors} errors"
         )
+        if self.unfetchable:
+            line += f" ({self.unfetchable} unfetchable: not fetched again)"
         if self.redirects:
             parts = ", ".join(f"{n} {kind}" for kind, n in sorted(self.redirects.items()))
             line += f"; archived redirects: {parts}"
@@ -122,7 +127,13 @@ def run_crawl(opts: CrawlOptions) -> CrawlSummary:
         check_reachable(archive)
         run_id = store.start_run(
             archive.base,
-            {"urls": len(urls), "from": opts.from_ts, "to": opts.to_ts, "sample": opts.sample},
+            {
+                "urls": len(urls),
+                "from": opts.from_ts,
+                "to": opts.to_ts,
+                "sample": opts.sample,
+                "retry_unfetchable": opts.retry_unfetchable,
+            },
         )
     finally:
         store.close()
@@ -147,6 +158,7 @@ def run_crawl(opts: CrawlOptions) -> CrawlSummary:
         to_ts=opts.to_ts,
         run_id=run_id,
         sample=opts.sample,
+        retry_unfetchable=opts.retry_unfetchable,
     )
     process.start()
 
@@ -195,6 +207,7 @@ def run_crawl(opts: CrawlOptions) -> CrawlSummary:
             cdx_malformed_lines=int(stats.get("policytrail/cdx_malformed_lines", 0)),
             totals=totals,
             redirects=redirects,
+            unfetchable=int(stats.get("policytrail/unfetchable", 0)),
         )
         store.finish_run(run_id, status, _summary_stats(summary))
     finally:

@@ -15,7 +15,8 @@ or lost connection or a truncated body is retried at most ``RETRY_TIMES`` times,
 back-off (doubling, at most ``POLICYTRAIL_RETRY_BACKOFF_MAX``, 60 s) before each retry, so a
 struggling archive gets air. An archived 5xx page (it carries Memento-Datetime) is content and is
 never retried. Retries are counted by kind in the stats (``policytrail/retry/<kind>``); a request
-that still fails reaches the spider, which records the capture as failed: the next run retries it.
+that still fails reaches the spider, which records the capture as failed: the next run retries it,
+unless its kind is one that fetching again cannot fix (``UNFETCHABLE``: recorded ``unfetchable``).
 
 ``failure_kind`` names what went wrong with a download, for the stats and the run history.
 """
@@ -109,6 +110,22 @@ _KINDS: tuple[tuple[tuple[type[BaseException], ...], str], ...] = (
     ((DownloadFailedError, ConnectionError), "connection-lost"),
 )
 RETRYABLE = frozenset({"timeout", "truncated", "connection-lost", "connection-refused", "dns"})
+# Failures that fetching again cannot fix: the capture is stored ``unfetchable`` (not ``failed``),
+# later runs do not fetch it again and it does not hold its URL's cursor back, so an archive is not
+# asked every run for a 20 MB body that fails identically (``--retry-unfetchable`` asks once more,
+# e.g. after raising DOWNLOAD_MAXSIZE). Only what the archived bytes themselves decide belongs
+# here: a body over DOWNLOAD_MAXSIZE, and a Content-Encoding over bytes that do not inflate (both
+# are the same every time the same record is replayed). Left out on purpose, because the archive's
+# answer may change: ``not-a-memento`` (an exclusion can be lifted), ``http-404`` and other live
+# 4xx (an index/replay mismatch can heal), archive redirects outside the archive or in a loop.
+# An archived response that is not HTML is no failure at all: it is stored ``fetched``, and the
+# normaliser's verdict says what it is.
+UNFETCHABLE = frozenset({"too-large", "corrupt-compression"})
+
+
+def failed_state(kind: str) -> str:
+    """The capture state for a download that failed with ``kind``: final or retried next run."""
+    return "unfetchable" if kind in UNFETCHABLE else "failed"
 
 
 def failure_kind(exc: BaseException | None) -> str:

@@ -59,30 +59,42 @@ def store_fetched(store: Store, item: FetchedCapture, run_id: int | None) -> str
         )
     )
     if item.siblings:
-        store_known(store, KnownCaptures(t, item.archive, item.siblings), run_id)
+        # the same bytes: unfetchable too, or failed (retried next run) as the one fetch did
+        kind = (error or "").split(":", 1)[0] if state == "unfetchable" else ""
+        store_known(store, KnownCaptures(t, item.archive, item.siblings), run_id, kind)
     return state
 
 
-def store_known(store: Store, item: KnownCaptures, run_id: int | None) -> None:
+def store_known(
+    store: Store, item: KnownCaptures, run_id: int | None, unfetchable_kind: str | None = None
+) -> None:
+    """Store captures whose digest was fetched already (in this run or an earlier one). When that
+    fetch gave no content they take its outcome: ``unfetchable`` with ``unfetchable_kind`` (the
+    fetch's error kind; "" when it failed for a passing reason; None: look for a stored
+    unfetchable capture with the digest), else ``failed``, retried by the next run."""
     t = item.target
-    contents = store.stored_contents(t.policy_id, {ref.digest for ref in item.captures})
+    digests = {ref.digest for ref in item.captures}
+    contents = store.stored_contents(t.policy_id, digests)
+    unfetchable: dict[str, str] | None = None
     found: list[tuple[Any, StoredContent]] = []
     for ref in item.captures:
         src = contents.get(ref.digest)
         if src is not None:
             found.append((ref, src))
+            continue
+        kind = unfetchable_kind
+        if kind is None:
+            if unfetchable is None:
+                missing = {d for d in digests if d not in contents}
+                unfetchable = store.unfetchable_digests(t.policy_id, missing)
+            kind = unfetchable.get(ref.digest, "")
+        if kind:
+            state, error = "unfetchable", f"{kind}: same digest as a capture that is unfetchable"
         else:  # the one fetch of this digest failed: keep the row so the next run retries it
-            store.save_fetch(
-                FetchResult(
-                    t.policy_id,
-                    t.url_id,
-                    ref,
-                    item.archive,
-                    "failed",
-                    error="the capture with the same digest failed",
-                    run_id=run_id,
-                )
-            )
+            state, error = "failed", "the capture with the same digest failed"
+        store.save_fetch(
+            FetchResult(t.policy_id, t.url_id, ref, item.archive, state, error=error, run_id=run_id)
+        )
     store.save_duplicates(t.policy_id, t.url_id, item.archive, found, run_id)
 
 

@@ -58,7 +58,8 @@ class CaptureQuality:
 
     captures: int = 0
     ok: int = 0  # captures whose text became (part of) a version
-    states: Counter[str] = field(default_factory=Counter)  # archived-error, redirect, failed...
+    # archived-error, redirect, failed, unfetchable...
+    states: Counter[str] = field(default_factory=Counter)
     verdicts: Counter[str] = field(default_factory=Counter)  # non-ok verdicts: not-a-policy...
     leaves_policy: int = 0  # archived redirects that end somewhere that is not the policy
     # (verdicts count only captures read as the policy: fetched or duplicate)
@@ -70,6 +71,8 @@ class CaptureQuality:
             "redirect": max(self.states["redirect"] - self.leaves_policy, 0),
             "redirect leaving the policy": self.leaves_policy,
             "fetch failed": self.states["failed"],
+            # too large or corrupt compression: kept, but not fetched again by later runs
+            "unfetchable": self.states["unfetchable"],
         }
         out = {label: n for label, n in counts.items() if n}
         for verdict, n in self.verdicts.items():

@@ -176,7 +176,7 @@ class FetchResult:
     url_id: int
     capture: CaptureRef
     archive: str
-    state: str  # fetched | redirect | archived-error | failed
+    state: str  # fetched | redirect | archived-error | failed | unfetchable
     body: bytes | None = None
     content_type: str = ""
     document: Document | None = None
@@ -258,11 +258,22 @@ def _row_columns(ref: CaptureRef) -> dict[str, Any]:
     )
 
 
-def _final_timestamps(s: Session, url_id: int) -> set[str]:
+# Captures that a later fetch may replace: 'failed' ones are fetched again by the next run;
+# 'unfetchable' ones (too large, corrupt compression: fetching again cannot help) are not, unless
+# a run is asked to (--retry-unfetchable), and they never hold a URL's cursor back.
+RETRIED_STATES = ("failed",)
+REPLACEABLE_STATES = ("failed", "unfetchable")
+
+
+def _final_timestamps(
+    s: Session, url_id: int, not_final: Sequence[str] = RETRIED_STATES
+) -> set[str]:
     """Timestamps of this URL's captures stored in a final state: 'failed' ones are retried."""
     return set(
         s.scalars(
-            select(Capture.timestamp).where(Capture.url_id == url_id, Capture.state != "failed")
+            select(Capture.timestamp).where(
+                Capture.url_id == url_id, Capture.state.not_in(not_final)
+            )
         )
     )
 
@@ -504,7 +515,8 @@ class Store:
 
     def advance_cursor(self, url_id: int, newest_listed: str) -> str | None:
         """After a complete listing: the next run asks the index only from here on. A capture
-        that failed holds the cursor back, so the next run lists and retries it."""
+        that failed holds the cursor back, so the next run lists and retries it; an unfetchable
+        one does not (``--retry-unfetchable`` lists from it again: ``oldest_unfetchable``)."""
         with self._tx() as s:
             row = s.get(PolicyUrl, url_id)
             if row is None:
@@ -556,10 +568,40 @@ class Store:
                 )
         return out
 
-    def stored_timestamps(self, url_id: int) -> set[str]:
-        """Timestamps of captures of this URL stored in a final state (not 'failed')."""
+    def stored_timestamps(self, url_id: int, *, retry_unfetchable: bool = False) -> set[str]:
+        """Timestamps of captures of this URL stored in a final state (not 'failed'; nor
+        'unfetchable' with ``retry_unfetchable``, so those are fetched again)."""
         with self._tx() as s:
-            return _final_timestamps(s, url_id)
+            not_final = REPLACEABLE_STATES if retry_unfetchable else RETRIED_STATES
+            return _final_timestamps(s, url_id, not_final)
+
+    def unfetchable_digests(
+        self, policy_id: int, digests: Iterable[str] | None = None
+    ) -> dict[str, str]:
+        """Digest -> error kind of this policy's unfetchable captures (only ``digests`` when
+        given): a capture with the same digest holds the same bytes and would fail the same."""
+        with self._tx() as s:
+            q = select(Capture.digest, Capture.error).where(
+                Capture.policy_id == policy_id,
+                Capture.state == "unfetchable",
+                Capture.digest != "",
+            )
+            if digests is not None:
+                q = q.where(Capture.digest.in_(set(digests)))
+            return {
+                digest: (error or "unfetchable").split(":", 1)[0]
+                for digest, error in s.execute(q.order_by(Capture.id)).all()
+            }
+
+    def oldest_unfetchable(self, url_id: int) -> str | None:
+        """The time of this URL's oldest unfetchable capture (None: it has none)."""
+        with self._tx() as s:
+            oldest = s.scalar(
+                select(func.min(Capture.timestamp)).where(
+                    Capture.url_id == url_id, Capture.state == "unfetchable"
+                )
+            )
+            return str(oldest) if oldest else None
 
     def save_fetch(self, result: FetchResult) -> int:
         """Store one fetched capture with its snapshot and text (one transaction)."""
@@ -569,7 +611,7 @@ class Store:
             existing = conn.execute(
                 _CAPTURE_AT, {"uid": result.url_id, "ts": ref.timestamp}
             ).first()
-            if existing is not None and existing.state != "failed":
+            if existing is not None and existing.state not in REPLACEABLE_STATES:
                 return int(existing.id)  # already stored by an earlier (interrupted) run
             doc = result.document
             text_id = None
@@ -623,7 +665,7 @@ class Store:
             return 0
         added = 0
         with self._tx() as s:
-            have = _final_timestamps(s, url_id)
+            have = _final_timestamps(s, url_id, REPLACEABLE_STATES)  # content beats no content
             for ref, src in items:
                 if ref.timestamp in have:
                     continue
@@ -1253,7 +1295,7 @@ class Store:
                     .select_from(Capture)
                     .where(
                         Capture.policy_id == p.id,
-                        Capture.state.in_(("failed", "archived-error", "redirect")),
+                        Capture.state.in_(("failed", "unfetchable", "archived-error", "redirect")),
                     )
                 )
                 if failed:

@@ -5,7 +5,10 @@ One faulty crawl carries every fault at once, each on its own capture of three s
 fault is checked on its own capture: what the faulty run stored and how many requests it made
 (bounded: never a loop), the error kind the run history names, and that after the recovery run
 the database equals a clean crawl's: same captures and states, same version texts, same changes,
-nothing lost and nothing twice.
+nothing lost and nothing twice. Captures that fetching again cannot fix (too large, corrupt
+compression) are ``unfetchable``: the recovery run does not ask for them at all, and their URL's
+cursor moves past them; a third run with ``--retry-unfetchable`` fetches each of them once more,
+after which the database equals a clean crawl's.
 """
 
 from __future__ import annotations
@@ -18,6 +21,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
+from urllib.parse import parse_qs, urlsplit
 
 import pytest
 from sqlalchemy import func, select
@@ -80,10 +84,11 @@ CASES = [
     Case("wrong-charset", FINYA, 0, "wrong-charset", None, "fetched"),
     Case("truncated", FINYA, 1, "truncate", None, "failed", "truncated", "truncated", PERSISTENT),
     Case("truncated-recovers", FINYA, 2, "truncate", 1, "fetched", None, "truncated", 2),
-    Case("corrupt-gzip", FINYA, 3, "corrupt-gzip", None, "failed", "corrupt-compression"),
-    Case("20MB-page", FINYA, 4, "huge", None, "failed", "too-large"),
+    # unfetchable (final): not retried in the run, nor fetched again by the next run
+    Case("corrupt-gzip", FINYA, 3, "corrupt-gzip", None, "unfetchable", "corrupt-compression"),
+    Case("20MB-page", FINYA, 4, "huge", None, "unfetchable", "too-large"),
     Case("429-no-retry-after", FINYA, 5, "429", 1, "fetched", requests=2),
-    Case("20MB-streamed", MATCH, 1, "huge-stream", None, "failed", "too-large"),
+    Case("20MB-streamed", MATCH, 1, "huge-stream", None, "unfetchable", "too-large"),
     # no <meta charset> in this page: only the (wrong) header declares one
     Case(
         "wrong-charset-multibyte", MATCH, 2, "wrong-charset", None, "fetched", charset="shift_jis"
@@ -145,10 +150,10 @@ def capture_times(archive: str, url: str) -> list[str]:
     return sorted(r["timestamp"] for r in rows)
 
 
-def crawl(urls: Path, base: str, db: str, cwd: Path) -> Result:
+def crawl(urls: Path, base: str, db: str, cwd: Path, *extra: str) -> Result:
     return run_cli(
         "crawl", str(urls), "--archive", base, "--db", db, "--backoff", "1", *FAST,
-        "--log-level", "INFO", cwd=cwd, env=ENV,
+        "--log-level", "INFO", *extra, cwd=cwd, env=ENV,
     )  # fmt: skip
 
 
@@ -164,6 +169,13 @@ class Outcome:
     after_second: dict[str, Any]
     run2: dict[str, Any]
     times: dict[str, list[str]]
+    log2: dict[str, list[Logged]]  # the recovery run's requests, per case
+    cdx2: list[str]  # the recovery run's CDX queries of uk.match.com (paths)
+    third: Result  # a run with --retry-unfetchable
+    after_third: dict[str, Any]
+    run3: dict[str, Any]
+    log3: dict[str, list[Logged]]
+    cdx3: list[str]
 
 
 CDX_MATCH = r"/cdx\?url=https%3A%2F%2Fuk\.match\.com"
@@ -200,11 +212,21 @@ def outcome(pywb_archive: str, tmp_path_factory: pytest.TempPathFactory) -> Iter
         log = {c.name: proxy.requests(replay_pattern(c.url, times[c.url][c.index])) for c in CASES}
         cdx_answers = [e.answer for e in proxy.requests(CDX_MATCH)]
 
+        def case_log() -> dict[str, list[Logged]]:
+            return {
+                c.name: proxy.requests(replay_pattern(c.url, times[c.url][c.index])) for c in CASES
+            }
+
         proxy.clear()  # the archive is healthy again
         second = crawl(urls, base, db, work)
+        after_second, run2, log2 = stored_state(db), last_run(db), case_log()
+        cdx2 = [e.path for e in proxy.requests(CDX_MATCH)]
+        proxy.clear()
+        third = crawl(urls, base, db, work, "--retry-unfetchable")
         yield Outcome(
-            ref, first, after_first, run1, log, cdx_answers, second, stored_state(db),
-            last_run(db), times,
+            ref, first, after_first, run1, log, cdx_answers, second, after_second, run2, times,
+            log2, cdx2, third, stored_state(db), last_run(db), case_log(),
+            [e.path for e in proxy.requests(CDX_MATCH)],
         )  # fmt: skip
     finally:
         proxy.stop()
@@ -221,6 +243,9 @@ def test_the_faulty_crawl_finishes_as_partial_and_names_every_fault(outcome: Out
     assert outcome.run1["errors"] == expected
     for kind, n in expected.items():
         assert f"errors[{kind}] = {n}" in outcome.first.out
+    unfetchable = sum(1 for c in CASES if c.state == "unfetchable")
+    assert outcome.run1["unfetchable"] == unfetchable
+    assert f"({unfetchable} unfetchable: not fetched again)" in outcome.first.out
 
 
 @pytest.mark.parametrize("case", CASES, ids=[c.name for c in CASES])
@@ -237,8 +262,11 @@ def test_fault(outcome: Outcome, case: Case) -> None:
         assert row[2] is None
     if case.retried:
         assert outcome.run1["retried"].get(case.retried, 0) >= 1
-    # after the recovery run the capture is the clean crawl's
+    # after the recovery run the capture is the clean crawl's, unless it is unfetchable
     (final,) = [r for r in outcome.after_second["captures"][case.url] if r[0] == ts]
+    assert final == ((ts, "unfetchable", None) if case.state == "unfetchable" else ref_row)
+    # after the run with --retry-unfetchable every capture is the clean crawl's
+    (final,) = [r for r in outcome.after_third["captures"][case.url] if r[0] == ts]
     assert final == ref_row
 
 
@@ -247,19 +275,58 @@ def test_a_failing_cdx_query_is_retried(outcome: Outcome) -> None:
     assert outcome.run1["retried"]["http-503"] >= 1
 
 
-def test_the_recovery_run_equals_a_clean_crawl(outcome: Outcome) -> None:
+def _unfetchable(outcome: Outcome) -> set[tuple[str, str]]:
+    return {(c.url, outcome.times[c.url][c.index]) for c in CASES if c.state == "unfetchable"}
+
+
+def test_the_recovery_run_refetches_failed_captures_only(outcome: Outcome) -> None:
     assert outcome.second.code == 0, outcome.second.err
     assert outcome.run2["status"] == "ok"
     assert outcome.run2["errors"] == {}
     got, ref = outcome.after_second, outcome.ref
     assert got["duplicate_rows"] == []
+    unfetchable = _unfetchable(outcome)
+
+    def others(captures: dict[str, list[tuple[str, str, str | None]]]) -> dict[str, Any]:
+        return {u: [r for r in c if (u, r[0]) not in unfetchable] for u, c in captures.items()}
+
+    assert others(got["captures"]) == others(ref["captures"])
+    # only the captures that failed were fetched again: unfetchable ones were not even asked for
+    failed = sum(1 for c in CASES if c.state == "failed")
+    assert outcome.run2["fetched"] == failed
+    for c in CASES:
+        if c.state == "unfetchable":
+            assert outcome.log2[c.name] == [], c.name
+        elif c.state == "failed":  # a transient failure (a 503 through every retry...) is retried
+            assert [e.answer for e in outcome.log2[c.name]] == ["200"], c.name
+
+
+def test_unfetchable_captures_do_not_hold_the_cursor_back(outcome: Outcome) -> None:
+    """uk.match.com has one unfetchable capture (index 1) and no failed one: the recovery run
+    lists it from its newest capture on; the run with --retry-unfetchable from that capture."""
+    times = outcome.times[MATCH]
+
+    def from_ts(paths: list[str]) -> list[str]:
+        return [parse_qs(urlsplit(p).query).get("from", [""])[0] for p in paths]
+
+    assert from_ts(outcome.cdx2) == [times[5]]
+    assert from_ts(outcome.cdx3) == [times[1]]
+
+
+def test_retry_unfetchable_fetches_each_once_and_equals_a_clean_crawl(outcome: Outcome) -> None:
+    assert outcome.third.code == 0, outcome.third.err
+    assert outcome.run3["status"] == "ok", outcome.third.out
+    assert outcome.run3["errors"] == {}
+    for c in CASES:
+        expected = ["200"] if c.state == "unfetchable" else []
+        assert [e.answer for e in outcome.log3[c.name]] == expected, c.name
+    assert outcome.run3["fetched"] == len(_unfetchable(outcome))
+    got, ref = outcome.after_third, outcome.ref
+    assert got["duplicate_rows"] == []
     assert got["captures"] == ref["captures"]
     assert got["versions"] == ref["versions"]
     assert got["changes"] == ref["changes"]
     assert got["counts"] == ref["counts"]
-    # only the captures that failed were fetched again
-    failed = sum(1 for c in CASES if c.state == "failed")
-    assert outcome.run2["fetched"] == failed
 
 
 def test_retries_back_off(outcome: Outcome) -> None:

@@ -20,7 +20,7 @@ from twisted.python.failure import Failure
 
 from crawler.archive import Archive, CdxQuery, make_archive, parse_cdx
 from crawler.items import FetchedCapture, KnownCaptures, Target
-from crawler.middlewares import blocked_answer, failure_kind
+from crawler.middlewares import blocked_answer, failed_state, failure_kind
 from crawler.storeworker import CLOSE_REASON, DatabaseFailed, StoreWorker
 from crawler.triage import (
     Hop,
@@ -42,16 +42,31 @@ REPLAY_SLOT = "replay"
 MAX_ARCHIVE_HOPS = 3  # archive-internal redirects (inexact timestamp -> exact capture)
 
 
-def known_state(store: Store, target: Target) -> tuple[dict[str, StoredContent], set[str]]:
+def known_state(
+    store: Store, target: Target, retry_unfetchable: bool = False
+) -> tuple[dict[str, StoredContent], set[str]]:
     """What is stored already: content by digest (policy-wide) and this URL's capture times.
     A followed archived redirect holds the content at the end of its chain, which its digest
-    (the redirect's own payload) does not name: it is no reason to skip a capture."""
+    (the redirect's own payload) does not name: it is no reason to skip a capture. With
+    ``retry_unfetchable``, unfetchable captures do not count as stored: they are fetched again."""
     contents = {
         digest: c
         for digest, c in store.stored_contents(target.policy_id).items()
         if not (c.state == "fetched" and c.redirect_to)
     }
-    return contents, store.stored_timestamps(target.url_id)
+    return contents, store.stored_timestamps(target.url_id, retry_unfetchable=retry_unfetchable)
+
+
+def start_state(
+    store: Store, target: Target, retry_unfetchable: bool
+) -> tuple[dict[str, StoredContent], set[str], set[str], str | None]:
+    """``known_state``, then, in a normal run, the digests of the policy's unfetchable captures
+    (a new capture with one holds the same bytes: not fetched either); with
+    ``retry_unfetchable``, the time of this URL's oldest unfetchable capture (to list from)."""
+    contents, stamps = known_state(store, target, retry_unfetchable)
+    if retry_unfetchable:
+        return contents, stamps, set(), store.oldest_unfetchable(target.url_id)
+    return contents, stamps, set(store.unfetchable_digests(target.policy_id)), None
 
 
 def _absolute_location(headers: list[tuple[str, str]], replay_url: str) -> str:
@@ -72,6 +87,7 @@ class PolicySpider(scrapy.Spider):
         to_ts: str | None = None,
         run_id: int | str | None = None,
         sample: str = "all",
+        retry_unfetchable: bool | str = False,
         **kwargs: Any,
     ) -> None:
         super().__init__(**kwargs)
@@ -86,6 +102,8 @@ class PolicySpider(scrapy.Spider):
         self.to_ts = to_ts
         self.run_id = int(run_id) if run_id not in (None, "") else None
         self.sampling = Sampling(sample)
+        # fetch the captures stored unfetchable once more (a spider argument may be a string)
+        self.retry_unfetchable = str(retry_unfetchable).lower() in ("1", "true", "yes", "on")
         self.buffered: dict[int, list[CaptureRef]] = {}  # url_id -> rows awaiting sampling
         self.worker: StoreWorker | None = None
         self.targets: list[Target] = []
@@ -107,16 +125,23 @@ class PolicySpider(scrapy.Spider):
         for t in tracked:
             target = Target(t.policy_id, t.url_id, t.url)
             self.targets.append(target)
+            retry = self.retry_unfetchable
             try:
-                contents, stamps = await self.worker.run(partial(known_state, target=target))
+                contents, stamps, unfetchable, oldest = await self.worker.run(
+                    partial(start_state, target=target, retry_unfetchable=retry)
+                )
             except DatabaseFailed:
                 return
             digests = self.digests.setdefault(t.policy_id, PolicyDigests())
             digests.stored.update(contents)
+            digests.stored.update(unfetchable)  # the same bytes would fail the same way
             self.listings[t.url_id] = Listing(digests, stored_timestamps=stamps)
             from_ts = self.from_ts
             if t.last_seen_ts and (from_ts is None or t.last_seen_ts > from_ts):
                 from_ts = t.last_seen_ts  # incremental: only what the index lists since last time
+            if retry and oldest and from_ts and oldest < from_ts:
+                # unfetchable captures do not hold the cursor back: list from the oldest again
+                from_ts = max(oldest, self.from_ts or "")
             yield self._cdx_request(target, CdxQuery(t.url, from_ts=from_ts, to_ts=self.to_ts))
 
     def database_failed(self, error: str) -> None:
@@ -352,14 +377,18 @@ class PolicySpider(scrapy.Spider):
         target: Target = request.meta["target"]
         ref: CaptureRef = request.meta["capture"]
         kind = failure_kind(failure.value)  # timeout, connection-lost, truncated, too-large...
-        self.crawler.stats.inc_value("policytrail/capture_failed")
-        self.crawler.stats.inc_value(f"policytrail/error/{kind}")
+        state = failed_state(kind)  # too-large, corrupt-compression: unfetchable, not retried
+        stats = self.crawler.stats
+        stats.inc_value("policytrail/capture_failed")  # a fetch that failed, either way
+        stats.inc_value(f"policytrail/error/{kind}")
+        if state == "unfetchable":
+            stats.inc_value("policytrail/unfetchable")
         siblings = self.listings[target.url_id].finish(ref.digest)
         yield FetchedCapture(
             target=target,
             capture=ref,
             archive=self.archive.base,
-            state="failed",
+            state=state,
             replay_url=request.url,
             error=f"{kind}: {failure.getErrorMessage()}",
             siblings=siblings,
