@@ -13,15 +13,17 @@ paragraphs changed for a one-word edit. So the diff here works in stages:
    rather than the size of the texts.
 2. Tokens. A long changed region whose two sides share few words or few pairs of successive
    words is a rewrite and is replaced whole (``params["unrelated_regions"]``). Any other
-   changed region is cut into tokens (words, runs of spaces, runs of newlines, single
-   punctuation marks) that join back to it exactly. For alignment every run of spaces
-   counts as one token and every run of newlines as another, so reflowed text still aligns
-   word for word; differing runs become small whitespace edits afterwards.
-3. Token alignment, recursively: lines unique to both sides of the region, common prefix and
-   suffix; a region of at most ``EXACT_AREA`` token pairs goes to an exact diff (a longest
-   common subsequence by rapidfuzz's bit-parallel LCS, C++, a pure function of its input); a
-   larger one is split at tokens unique to both sides (patience again) or, failing that, at the
-   longest common run around its rarest common token (histogram diff). A region whose words are
+   changed region is cut into tokens (each word, and each other character, with the
+   whitespace after it) that join back to it exactly. Tokens align by their word alone,
+   whatever whitespace follows it, so reflowed text still aligns word for word; differing
+   whitespace becomes small edits afterwards, and where it differs just before an edit it
+   goes with the edit ("foo bar" -> "foo, bar" inserts the comma only).
+3. Token alignment, recursively: lines unique to both sides of the region (equal up to their
+   whitespace) first, then common prefix and suffix; a region of at most ``EXACT_AREA`` token
+   pairs goes to an exact diff (a longest common subsequence by rapidfuzz's bit-parallel LCS,
+   C++, a pure function of its input); a larger one is split at tokens unique to both sides
+   (patience again) or, failing that, at the longest common run around its rarest common
+   token (histogram diff). A region whose words are
    mostly not shared at all is a rewrite and is replaced whole (``params["unrelated_regions"]``).
 4. All of this is charged to a work budget fixed by the input sizes. A region that would exceed
    it (or ``EXACT_MAX_AREA``, the memory cap of the exact diff) is reported as deleted and
@@ -36,7 +38,8 @@ paragraphs changed for a one-word edit. So the diff here works in stages:
    so is every equality not at least ``REFINE_FOLD_FACTOR`` times shorter than the edits on
    both sides of it. So "2023" -> "2024" marks one digit, "Platform" -> "platform" one letter
    and "déléguée" -> "délégué" one deleted "e", while "February" -> "September" or a reworded
-   sentence stays one readable replacement instead of being shredded into letters.
+   sentence stays one readable replacement instead of being shredded into letters. A run of
+   whitespace replaced by another keeps their common start and end as equal text.
 7. Edits are slid to the most natural boundary (blank line, line, sentence, word) with
    diff-match-patch's lossless cleanup, which never changes the texts.
 """
@@ -50,25 +53,28 @@ import json
 import operator
 import re
 from collections import Counter
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Container, Iterable, Sequence
 from typing import TypeVar, cast
 
 import diff_match_patch as _dmp_module
 import rapidfuzz
 from diff_match_patch import diff_match_patch
-from rapidfuzz.distance import Indel
+from rapidfuzz.distance import Indel, LCSseq
 
 from diffing.records import DiffStats, TextDiff
 
 ALGORITHM = "policytrail-word-diff"
 # 1: token-level Myers under a work budget. 2: line anchors first, rapidfuzz LCS core, character
-# refinement of replacements (the ops format is unchanged: version 1 ops still read).
-VERSION = 2
+# refinement of replacements. 3: tokens carry the whitespace after them (half as many tokens to
+# align). The ops format is unchanged: ops of every version still read.
+VERSION = 3
 
 DELETE, EQUAL, INSERT = -1, 0, 1
 
-# Every character falls into exactly one alternative, so the tokens of a text join back to it.
-_TOKEN_RE = re.compile(r"\w+|\n+|[^\S\n]+|[^\w\s]")
+# A token is a word or a single other character with the whitespace after it; only a text's
+# leading whitespace is a token of its own. Every character falls into exactly one token, so
+# the tokens of a text join back to it.
+_TOKEN_RE = re.compile(r"\s+|(?:\w+|[^\w\s])\s*")
 _WORD_RE = re.compile(r"\w+")
 
 # A region with at most this many token pairs (len(a) * len(b)) goes straight to the exact diff.
@@ -106,13 +112,15 @@ REFINE_FOLD_FACTOR = 3
 
 Op = tuple[int, str]
 _Run = tuple[int, int]  # (op, number of tokens)
+_Pair = tuple[int, int]
 _T = TypeVar("_T")
 _DMP_VERSION = str(getattr(_dmp_module, "__version__", "unknown"))
 _RAPIDFUZZ_VERSION = str(rapidfuzz.__version__)
 
 
 def tokenize(text: str) -> list[str]:
-    """The tokens of ``text``: words, runs of spaces, runs of newlines, single other characters."""
+    """The tokens of ``text``: each word, and each other single character, with the whitespace
+    that follows it (and the leading whitespace of ``text`` as a token of its own)."""
     return _TOKEN_RE.findall(text)
 
 
@@ -129,9 +137,7 @@ def diff_texts(old: str, new: str) -> TextDiff:
     old_lines = old.splitlines(keepends=True)
     new_lines = new.splitlines(keepends=True)
     ops = _align_texts(old_lines, new_lines, aligner)
-    ops = _factor_whitespace(ops)
-    ops = semantic_cleanup(ops, merged=True)
-    ops = _factor_whitespace(ops)
+    ops = semantic_cleanup(ops)
     stats = _stats(ops, old_lines, new_lines)
     ops = refine_chars(ops)
     ops = _lossless(ops)
@@ -142,7 +148,7 @@ def diff_texts(old: str, new: str) -> TextDiff:
         "anchors": "unique-lines,region-lines,unique-tokens,histogram,rewrite-word-pairs",
         "exact": "lcs-bit-parallel",
         "rapidfuzz": _RAPIDFUZZ_VERSION,
-        "whitespace": "runs-align,edits-factored",
+        "whitespace": "trails-token,aligns-any,edits-factored",
         "exact_area": EXACT_AREA,
         "exact_max_area": EXACT_MAX_AREA,
         "exact_cost_divisor": EXACT_COST_DIVISOR,
@@ -199,13 +205,21 @@ def _line_words(line: str) -> int:
     return n
 
 
+def _text_words(lines: Sequence[str]) -> int:
+    counts = list(map(_LINE_WORDS.get, lines))
+    if None not in counts:
+        return sum(cast(list[int], counts))
+    pairs = zip(counts, lines, strict=True)
+    return sum(n if n is not None else _line_words(line) for n, line in pairs)
+
+
 def _stats(ops: Sequence[Op], old_lines: Sequence[str], new_lines: Sequence[str]) -> DiffStats:
     """:func:`diff_stats` of token-level ops, where no word is split between two ops: the words
     of each text are counted line by line (a line break is no word character, and most lines
     were counted in the previous version), so only the shorter of the deleted and the equal
     text needs a scan."""
-    words_old = sum(map(_line_words, old_lines))
-    words_new = sum(map(_line_words, new_lines))
+    words_old = _text_words(old_lines)
+    words_new = _text_words(new_lines)
     deleted = [text for op, text in ops if op == DELETE]
     equal = [text for op, text in ops if op == EQUAL]
     if sum(map(len, deleted)) <= sum(map(len, equal)):
@@ -406,14 +420,14 @@ def _drop_common(text: str, spans: list[Span], common: Counter[str]) -> list[Spa
 # --- alignment -----------------------------------------------------------------------------
 
 
-_NEWLINE, _SPACE = 0, 1  # the ids of the align keys of all newline runs, all space runs
-assert _NEWLINE == 0  # _Aligner._lines relies on it
+_BLANK = 0  # the id of the align key of every whitespace-only token
 
 
-def _align_key(token: str) -> str:
-    if token[0].isspace():
-        return "\n" if "\n" in token else " "
-    return token
+_NO_KEY = frozenset({""})  # the key of a blank line
+
+
+def _line_key(line: str) -> str:
+    return " ".join(line.split())
 
 
 def _align_texts(old_lines: list[str], new_lines: list[str], aligner: _Aligner) -> list[Op]:
@@ -440,12 +454,30 @@ def _align_texts(old_lines: list[str], new_lines: list[str], aligner: _Aligner) 
             if aligner.unrelated_texts(old_part, new_part):
                 ops.extend(((DELETE, old_part), (INSERT, new_part)))
             else:
-                old_tokens = _TOKEN_RE.findall(old_part)
-                new_tokens = _TOKEN_RE.findall(new_part)
-                runs = aligner.align(old_tokens, new_tokens)
-                ops.extend(_runs_to_ops(runs, old_tokens, new_tokens))
+                _align_region(old_lines[alo + p : ahi - s], new_lines[blo + p : bhi - s])
         if s:
             ops.append((EQUAL, "".join(old_lines[ahi - s : ahi])))
+
+    def _align_region(a_lines: list[str], b_lines: list[str]) -> None:
+        # lines unique to both sides of the region, equal up to their whitespace, anchor
+        keys_a = list(map(_line_key, a_lines))
+        keys_b = list(map(_line_key, b_lines))
+        pi = pj = 0
+        for i, j in [*_unique_pairs(keys_a, keys_b, _NO_KEY), (len(a_lines), len(b_lines))]:
+            if i > pi or j > pj:
+                segment(a_lines[pi:i], b_lines[pj:j])
+            if i < len(a_lines):
+                if a_lines[i] == b_lines[j]:
+                    ops.append((EQUAL, a_lines[i]))
+                else:
+                    segment(a_lines[i : i + 1], b_lines[j : j + 1])
+            pi, pj = i + 1, j + 1
+
+    def segment(a_lines: list[str], b_lines: list[str]) -> None:
+        old_tokens = _TOKEN_RE.findall("".join(a_lines))
+        new_tokens = _TOKEN_RE.findall("".join(b_lines))
+        runs = aligner.align(old_tokens, new_tokens)
+        _runs_to_ops(runs, old_tokens, new_tokens, ops)
 
     # common leading and trailing lines first: the anchors are looked for in between only
     p = 0
@@ -457,7 +489,9 @@ def _align_texts(old_lines: list[str], new_lines: list[str], aligner: _Aligner) 
     if p:
         ops.append((EQUAL, "".join(old_lines[:p])))
     pi, pj = p, p
-    for i, j in _unique_line_pairs(x, y, old_lines, p, n - s, p, m - s):
+    blank = {i for line, i in ids.items() if line.isspace()}
+    for i, j in _unique_pairs(x[p : n - s], y[p : m - s], blank):
+        i, j = i + p, j + p
         if i > pi or j > pj:
             region(pi, i, pj, j)
         ops.append((EQUAL, old_lines[i]))
@@ -465,23 +499,32 @@ def _align_texts(old_lines: list[str], new_lines: list[str], aligner: _Aligner) 
     region(pi, n - s, pj, m - s)
     if s:
         ops.append((EQUAL, "".join(old_lines[n - s :])))
-    return merge_ops(ops)
+    return ops  # not merged: the semantic cleanup merges them
 
 
-def _unique_line_pairs(
-    x: list[int], y: list[int], lines: list[str], alo: int, ahi: int, blo: int, bhi: int
-) -> list[tuple[int, int]]:
-    """(i, j) of the non-blank lines occurring once in x[alo:ahi] and once in y[blo:bhi], the
-    longest chain increasing on both sides (patience diff)."""
-    count_a = Counter(x[alo:ahi])
-    count_b = Counter(y[blo:bhi])
-    where_b = {y[j]: j for j in range(blo, bhi) if count_b[y[j]] == 1}
+_H = TypeVar("_H", int, str)
+_K = TypeVar("_K")
+
+
+def _unique_pairs(x: Sequence[_H], y: Sequence[_H], skip: Container[_H]) -> list[_Pair]:
+    """(i, j) of the items occurring once in x and once in y (and not in ``skip``), the longest
+    chain increasing on both sides (patience diff)."""
+    count_a = Counter(x)
+    count_b = Counter(y)
+    where_b = {v: j for j, v in enumerate(y) if count_b[v] == 1}
     pairs = [
-        (i, where_b[x[i]])
-        for i in range(alo, ahi)
-        if count_a[x[i]] == 1 and x[i] in where_b and not lines[i].isspace()
+        (i, where_b[v])
+        for i, v in enumerate(x)
+        if count_a[v] == 1 and v in where_b and v not in skip
     ]
     return _longest_increasing(pairs, key=operator.itemgetter(1))
+
+
+def _shared(a: Counter[_K], b: Counter[_K]) -> int:
+    """The size of the intersection of two multisets (``(a & b).total()``, without a Python
+    loop over the items of ``a``)."""
+    common = a.keys() & b.keys()
+    return sum(map(min, map(a.__getitem__, common), map(b.__getitem__, common)))
 
 
 class _Aligner:
@@ -489,11 +532,6 @@ class _Aligner:
     the regions of one diff."""
 
     def __init__(self, budget: int) -> None:
-        # All runs of spaces align with each other, and all runs of newlines: a reflowed text
-        # aligns word for word and the whitespace differences become small edits afterwards.
-        self.key_id: dict[str, int] = {"\n": _NEWLINE, " ": _SPACE}
-        self.token_id: dict[str, int] = {}
-        self.blank = {_NEWLINE, _SPACE}
         self.budget = budget
         self.coarse_regions = 0
         self.unrelated_regions = 0
@@ -513,29 +551,33 @@ class _Aligner:
         b = new.split()
         half = (len(a) + len(b)) / 2
         self.budget -= (len(a) + len(b)) // SCAN_COST_DIVISOR
-        shared_words = (Counter(a) & Counter(b)).total()
+        shared_words = _shared(Counter(a), Counter(b))
         if shared_words >= 0.75 * half:  # most words kept: an edit, not a rewrite
             return False
-        shared = (Counter(itertools.pairwise(a)) & Counter(itertools.pairwise(b))).total()
-        if shared_words * UNRELATED_RATIO < half or shared * UNRELATED_PAIR_RATIO < half:
+        if (
+            shared_words * UNRELATED_RATIO < half
+            or _shared(Counter(itertools.pairwise(a)), Counter(itertools.pairwise(b)))
+            * UNRELATED_PAIR_RATIO
+            < half
+        ):
             self.unrelated_regions += 1
             return True
         return False
 
     def align(self, old_tokens: Sequence[str], new_tokens: Sequence[str]) -> list[_Run]:
-        token_id, key_id = self.token_id, self.key_id
-        for t in dict.fromkeys(itertools.chain(old_tokens, new_tokens)):
-            if t not in token_id:
-                token_id[t] = key_id.setdefault(_align_key(t), len(key_id))
-        self.a = [token_id[t] for t in old_tokens]
-        self.b = [token_id[t] for t in new_tokens]
+        # Tokens with one align key align: the same word or mark, whatever whitespace follows
+        # (reflowed text aligns word for word). The key is the token without its whitespace;
+        # it gets a small int id (numbered afresh for each call in order of first occurrence,
+        # _BLANK for whitespace alone), all without a Python loop over the tokens.
+        tokens = list(dict.fromkeys(itertools.chain(old_tokens, new_tokens)))
+        keys = list(map(str.rstrip, tokens))
+        key_id = dict(zip(dict.fromkeys(keys), itertools.count(1)))
+        key_id[""] = _BLANK
+        token_id = dict(zip(tokens, map(key_id.__getitem__, keys), strict=True))
+        self.a = list(map(token_id.__getitem__, old_tokens))
+        self.b = list(map(token_id.__getitem__, new_tokens))
         self.runs = []
-        pi = pj = 0
-        for ai, aj, bi, bj in self._line_anchors():
-            self._align(pi, ai, pj, bi)
-            self._emit(EQUAL, aj - ai)
-            pi, pj = aj, bj
-        self._align(pi, len(self.a), pj, len(self.b))
+        self._align(0, len(self.a), 0, len(self.b))
         return self.runs
 
     def _emit(self, op: int, n: int) -> None:
@@ -545,36 +587,6 @@ class _Aligner:
             self.runs[-1] = (op, self.runs[-1][1] + n)
         else:
             self.runs.append((op, n))
-
-    @staticmethod
-    def _lines(seq: list[int]) -> list[tuple[tuple[int, ...], int, int]]:
-        """(content key, start, end) of each line of a token sequence, newline tokens excluded."""
-        # the positions of newline runs (id 0, the only id for which ``not`` is true)
-        breaks = list(itertools.compress(itertools.count(), map(operator.not_, seq)))
-        lines: list[tuple[tuple[int, ...], int, int]] = []
-        start = 0
-        for k in [*breaks, len(seq)]:
-            if k > start:
-                lines.append((tuple(seq[start:k]), start, k))
-            start = k + 1
-        return lines
-
-    def _line_anchors(self) -> list[tuple[int, int, int, int]]:
-        """Token spans (a_start, a_end, b_start, b_end) of lines unique to both sides, in order
-        (lines equal up to the length of their whitespace runs, which texts do not match)."""
-        if not self.a or not self.b:
-            return []
-        old_lines = self._lines(self.a)
-        new_lines = self._lines(self.b)
-        count_a = Counter(key for key, _, _ in old_lines)
-        count_b = Counter(key for key, _, _ in new_lines)
-        where_b = {key: (s, e) for key, s, e in new_lines if count_b[key] == 1}
-        pairs: list[tuple[int, int, int, int]] = []
-        for key, s, e in old_lines:
-            if count_a[key] == 1 and key in where_b and not set(key) <= self.blank:
-                bs, be = where_b[key]
-                pairs.append((s, e, bs, be))
-        return _longest_increasing(pairs, key=operator.itemgetter(2))
 
     def _align(self, alo: int, ahi: int, blo: int, bhi: int) -> None:
         """Emit runs aligning a[alo:ahi] with b[blo:bhi]; an explicit stack keeps depth flat."""
@@ -634,13 +646,12 @@ class _Aligner:
         their words are mostly unrelated."""
         area = len(x) * len(y)
         if area > UNRELATED_MIN_AREA:
-            count_x = Counter(x)
-            count_y = Counter(y)
             self.budget -= (len(x) + len(y)) // SCAN_COST_DIVISOR
-            blank = self.blank
-            words_x = sum(c for t, c in count_x.items() if t not in blank)
-            words_y = sum(c for t, c in count_y.items() if t not in blank)
-            shared = sum(min(c, count_y[t]) for t, c in count_x.items() if t not in blank)
+            # the words (tokens other than whitespace) both share, as multisets: a longest
+            # common subsequence of the two sorted sequences (C++, like the exact diff)
+            blank_x, blank_y = x.count(_BLANK), y.count(_BLANK)
+            words_x, words_y = len(x) - blank_x, len(y) - blank_y
+            shared = LCSseq.similarity(sorted(x), sorted(y)) - min(blank_x, blank_y)
             if shared * UNRELATED_RATIO < (words_x + words_y) / 2:
                 return False
         self.budget -= area // EXACT_COST_DIVISOR + 1
@@ -663,7 +674,7 @@ class _Aligner:
         pairs = [
             (i, where_b[a[i]], 1)
             for i in range(alo, ahi)
-            if count_a[a[i]] == 1 and a[i] in where_b and a[i] not in self.blank
+            if count_a[a[i]] == 1 and a[i] in where_b and a[i] != _BLANK
         ]
         return _longest_increasing(pairs, key=operator.itemgetter(1))
 
@@ -678,7 +689,7 @@ class _Aligner:
         best_tok, best_cost = -1, 0
         for tok, ca in count_a.items():
             cb = count_b.get(tok, 0)
-            if cb == 0 or tok in self.blank or ca > HISTOGRAM_MAX_COUNT or cb > HISTOGRAM_MAX_COUNT:
+            if cb == 0 or tok == _BLANK or ca > HISTOGRAM_MAX_COUNT or cb > HISTOGRAM_MAX_COUNT:
                 continue
             cost = ca * cb
             if best_tok < 0 or cost < best_cost or (cost == best_cost and tok < best_tok):
@@ -757,32 +768,82 @@ def _lcs_runs(x: list[int], y: list[int]) -> list[_Run]:
 
 
 def _runs_to_ops(
-    runs: list[_Run], old_tokens: Sequence[str], new_tokens: Sequence[str]
-) -> list[Op]:
-    ops: list[Op] = []
-    i = j = 0
-    for op, n in runs:
-        if op == EQUAL and old_tokens[i : i + n] == new_tokens[j : j + n]:
-            ops.append((EQUAL, "".join(old_tokens[i : i + n])))
+    runs: list[_Run], old_tokens: Sequence[str], new_tokens: Sequence[str], ops: list[Op]
+) -> None:
+    """Append the text ops of ``runs`` to ``ops`` (not merged: the caller merges them all).
+    Aligned tokens have the same word but maybe not the same whitespace after it; where they
+    differ just before a run of edits, the whitespace goes with the edits ("foo bar" ->
+    "foo, bar": the space is kept and the comma inserted)."""
+    i = j = k = 0
+    pend_d = pend_i = ""  # the differing whitespace of the last aligned pair before edits
+    while k < len(runs):
+        op, n = runs[k]
+        k += 1
+        if op == EQUAL:
+            olds, news = old_tokens[i : i + n], new_tokens[j : j + n]
             i += n
             j += n
-        elif op == EQUAL:
-            # aligned tokens are equal up to the length of whitespace runs
-            for k in range(n):
-                t, u = old_tokens[i + k], new_tokens[j + k]
+            if olds == news:
+                ops.append((EQUAL, "".join(olds)))
+                continue
+            last = n - 1 if k < len(runs) else -1  # the last pair, if edits follow
+            for idx, (t, u) in enumerate(zip(olds, news, strict=True)):
                 if t == u:
                     ops.append((EQUAL, t))
+                    continue
+                core = t.rstrip()
+                ops.append((EQUAL, core))
+                if idx == last:
+                    pend_d, pend_i = t[len(core) :], u[len(core) :]
                 else:
-                    ops += [(DELETE, t), (INSERT, u)]
-            i += n
-            j += n
-        elif op == DELETE:
-            ops.append((DELETE, "".join(old_tokens[i : i + n])))
-            i += n
+                    _whitespace_ops(t[len(core) :], u[len(core) :], ops)
+            continue
+        # a block of edits between two equal runs
+        di = dj = 0
+        if op == DELETE:
+            di = n
         else:
-            ops.append((INSERT, "".join(new_tokens[j : j + n])))
-            j += n
-    return ops  # not merged: the caller merges the ops of all regions at once
+            dj = n
+        while k < len(runs) and runs[k][0] != EQUAL:
+            if runs[k][0] == DELETE:
+                di += runs[k][1]
+            else:
+                dj += runs[k][1]
+            k += 1
+        d = pend_d + "".join(old_tokens[i : i + di])
+        e = pend_i + "".join(new_tokens[j : j + dj])
+        pend_d = pend_i = ""
+        _edit_ops(d, e, ops)
+        i += di
+        j += dj
+
+
+def _whitespace_ops(d: str, i: str, ops: list[Op]) -> None:
+    """A run of whitespace replacing another ("\n\n\n" -> "\n\n", " " -> "  "): their common
+    prefix and suffix are equal text, only the extra characters are edits."""
+    prefix, d, i, suffix = _common_ends(d, i)
+    ops += [(EQUAL, prefix), (DELETE, d), (INSERT, i), (EQUAL, suffix)]
+
+
+def _edit_ops(d: str, i: str, ops: list[Op]) -> None:
+    """The ops of text ``d`` replaced by ``i`` (whole tokens). Tokens carry the whitespace after
+    them, so the whitespace both start or end with is kept as equal text, as a diff of bare
+    words would keep it ("red " -> "green ")."""
+    if not d or not i:
+        ops += [(DELETE, d), (INSERT, i)]
+        return
+    short = min(len(d), len(i))
+    p = 0
+    while p < short and d[p] == i[p] and d[p].isspace():
+        p += 1
+    s = 0
+    while s < short - p and d[-1 - s] == i[-1 - s] and d[-1 - s].isspace():
+        s += 1
+    if p:
+        ops.append((EQUAL, d[:p]))
+    ops += [(DELETE, d[p : len(d) - s]), (INSERT, i[p : len(i) - s])]
+    if s:
+        ops.append((EQUAL, d[len(d) - s :]))
 
 
 def merge_ops(ops: Iterable[Op]) -> list[Op]:
@@ -847,73 +908,68 @@ class _Edit:
         self.ilen += after.ilen
 
 
-def semantic_cleanup(ops: Sequence[Op], factor: int = 1, *, merged: bool = False) -> list[Op]:
+def semantic_cleanup(ops: Iterable[Op], factor: int = 1) -> list[Op]:
     """Fold every equality that is no longer (in characters) than the edits on both sides of
     it into those edits, re-checking earlier equalities after each fold: diff-match-patch's
     first cleanup pass, done with a stack so it stays linear on a total rewrite, and without
     its char-level overlap factoring, so edits stay on token boundaries. With ``factor`` k an
-    equality is folded only if k times its length is no longer than those edits. ``merged``:
-    the ops are known to be as :func:`merge_ops` leaves them (saves a pass)."""
+    equality is folded only if k times its length is no longer than those edits. The ops need
+    not be merged: the result is (as :func:`merge_ops` leaves it)."""
     stack: list[str | _Edit] = []
-    for op, text in ops if merged else merge_ops(ops):
-        if op == EQUAL:
-            stack.append(text)
+    equal: list[str] = []
+    top: _Edit | None = None
+    for op, text in ops:
+        if not text:
             continue
-        top = stack[-1] if stack else None
-        if not isinstance(top, _Edit):
+        if op == EQUAL:
+            if top is not None:  # a run of edits ends: fold what it allows
+                if len(stack) >= 3:
+                    _fold(stack, factor)
+                top = None
+            equal.append(text)
+            continue
+        if top is None:
+            if equal:
+                stack.append("".join(equal))
+                equal = []
             top = _Edit()
             stack.append(top)
-        top.add(op, text)
-        while len(stack) >= 3:
-            before, equality, after = stack[-3], stack[-2], stack[-1]
-            if not (isinstance(before, _Edit) and isinstance(equality, str)):
-                break
-            assert isinstance(after, _Edit)
-            n = len(equality)
-            if factor * n > max(before.dlen, before.ilen) or factor * n > max(
-                after.dlen, after.ilen
-            ):
-                break
-            before.absorb(equality, after)
-            del stack[-2:]
+        if op == DELETE:
+            top.deleted.append(text)
+            top.dlen += len(text)
+        else:
+            top.inserted.append(text)
+            top.ilen += len(text)
+    if top is not None:
+        _fold(stack, factor)
+    if equal:
+        stack.append("".join(equal))
+    # equalities and runs of edits alternate on the stack
     out: list[Op] = []
     for item in stack:
         if isinstance(item, str):
             out.append((EQUAL, item))
-        else:
-            out += [(DELETE, "".join(item.deleted)), (INSERT, "".join(item.inserted))]
-    return merge_ops(out)
+            continue
+        if item.dlen:
+            out.append((DELETE, "".join(item.deleted)))
+        if item.ilen:
+            out.append((INSERT, "".join(item.inserted)))
+    return out
 
 
-def _factor_whitespace(ops: list[Op]) -> list[Op]:
-    """Where a run of whitespace replaces another ("\n\n\n" -> "\n\n", " " -> "  "), keep
-    their common prefix and suffix as equal text: only the extra characters are edits."""
-    out: list[Op] = []
-    changed = False
-    k = 0
-    while k < len(ops):
-        if (
-            k + 1 < len(ops)
-            and ops[k][0] == DELETE
-            and ops[k + 1][0] == INSERT
-            and ops[k][1].isspace()
-            and ops[k + 1][1].isspace()
-        ):
-            d, i = ops[k][1], ops[k + 1][1]
-            p = 0
-            while p < min(len(d), len(i)) and d[p] == i[p]:
-                p += 1
-            s = 0
-            while s < min(len(d), len(i)) - p and d[-1 - s] == i[-1 - s]:
-                s += 1
-            out += [(EQUAL, d[:p]), (DELETE, d[p : len(d) - s]), (INSERT, i[p : len(i) - s])]
-            out.append((EQUAL, d[len(d) - s :]))
-            changed = True
-            k += 2
-        else:
-            out.append(ops[k])
-            k += 1
-    return merge_ops(out) if changed else out
+def _fold(stack: list[str | _Edit], factor: int) -> None:
+    """Fold the equalities at the top of ``stack`` (edit, equality, edit, ...) while they are
+    short enough. Sizes only grow, so checking once a run of edits is complete folds what
+    checking after each of its edits would."""
+    while len(stack) >= 3:
+        before, equality, after = stack[-3], stack[-2], stack[-1]
+        assert isinstance(before, _Edit) and isinstance(equality, str)
+        assert isinstance(after, _Edit)
+        n = factor * len(equality)
+        if (n > before.dlen and n > before.ilen) or (n > after.dlen and n > after.ilen):
+            return
+        before.absorb(equality, after)
+        del stack[-2:]
 
 
 _DMP = diff_match_patch()
@@ -923,55 +979,102 @@ def _lossless(ops: list[Op]) -> list[Op]:
     """Slide single edits between equalities to the most natural boundary (texts unchanged)."""
     diffs = list(ops)
     _DMP.diff_cleanupSemanticLossless(diffs)
-    return merge_ops(diffs)
+    # it deletes the equalities it empties, which can leave two edits of one kind side by side
+    return diffs if len(diffs) == len(ops) else merge_ops(diffs)
 
 
 def refine_chars(ops: Sequence[Op]) -> list[Op]:
     """Diff each replacement (a deletion followed by an insertion, at most ``REFINE_MAX_CHARS``
     on each side) again character by character: an exact LCS, then character equalities shorter
     than ``REFINE_MIN_EQUAL`` are folded back into the edits, and a semantic cleanup folds
-    those not ``REFINE_FOLD_FACTOR`` times shorter than the edits around them."""
+    those not ``REFINE_FOLD_FACTOR`` times shorter than the edits around them. Where a run of
+    whitespace replaces another ("\n\n\n" -> "\n\n", " " -> "  "), their common prefix and
+    suffix are kept as equal text first."""
     out: list[Op] = []
     k = 0
-    while k < len(ops):
+    n = len(ops)
+    while k < n:
         op, text = ops[k]
-        if (
-            op == DELETE
-            and k + 1 < len(ops)
-            and ops[k + 1][0] == INSERT
-            and len(text) <= REFINE_MAX_CHARS
-            and len(ops[k + 1][1]) <= REFINE_MAX_CHARS
-        ):
-            out += _refine_pair(text, ops[k + 1][1])
-            k += 2
-        else:
-            out.append(ops[k])
+        if op != DELETE or k + 1 == n or ops[k + 1][0] != INSERT:
+            if op == EQUAL and out and out[-1][0] == EQUAL:  # after a refined pair
+                out[-1] = (EQUAL, out[-1][1] + text)
+            else:
+                out.append(ops[k])
             k += 1
-    return merge_ops(out)
-
-
-def _refine_pair(deleted: str, inserted: str) -> list[Op]:
-    whole: list[Op] = [(DELETE, deleted), (INSERT, inserted)]
-    if len(deleted) < REFINE_MIN_EQUAL or len(inserted) < REFINE_MIN_EQUAL:
-        return whole  # no equality long enough to keep can fit
-    opcodes = _opcodes(deleted, inserted)
-    if all(tag != "equal" or i2 - i1 < REFINE_MIN_EQUAL for tag, i1, i2, _, _ in opcodes):
-        return whole  # the usual case: nothing common worth showing
-    out: list[Op] = []
-    inner = 0  # equalities kept between two edits: only those can be folded by the cleanup
-    for tag, i1, i2, j1, j2 in opcodes:
-        if tag != "equal":
-            if i2 > i1:
-                out.append((DELETE, deleted[i1:i2]))
-            if j2 > j1:
-                out.append((INSERT, inserted[j1:j2]))
-        elif i2 - i1 < REFINE_MIN_EQUAL:
-            out += [(DELETE, deleted[i1:i2]), (INSERT, deleted[i1:i2])]
+            continue
+        inserted = ops[k + 1][1]
+        k += 2
+        if text.isspace() and inserted.isspace():
+            prefix, text, inserted, suffix = _common_ends(text, inserted)
+            pieces = [(EQUAL, prefix), (DELETE, text), (INSERT, inserted), (EQUAL, suffix)]
+            if text and inserted:
+                pieces[1:3] = _refine_pair(text, inserted) or pieces[1:3]
         else:
-            inner += bool(out)
+            refined = _refine_pair(text, inserted)
+            if refined is None:  # the usual case
+                out += ops[k - 2 : k]
+                continue
+            pieces = refined
+        for piece in pieces:
+            if not piece[1]:
+                continue
+            if piece[0] == EQUAL and out and out[-1][0] == EQUAL:
+                out[-1] = (EQUAL, out[-1][1] + piece[1])
+            else:
+                out.append(piece)
+    return out
+
+
+def _common_ends(d: str, i: str) -> tuple[str, str, str, str]:
+    """(common prefix, rest of d, rest of i, common suffix) of d and i."""
+    p = 0
+    short = min(len(d), len(i))
+    while p < short and d[p] == i[p]:
+        p += 1
+    s = 0
+    while s < short - p and d[-1 - s] == i[-1 - s]:
+        s += 1
+    return d[:p], d[p : len(d) - s], i[p : len(i) - s], d[len(d) - s :]
+
+
+def _refine_pair(deleted: str, inserted: str) -> list[Op] | None:
+    """The refined ops of a replacement, merged; None to keep it as it is.
+
+    The character equalities of at least ``REFINE_MIN_EQUAL`` are kept; the semantic cleanup
+    (factor ``REFINE_FOLD_FACTOR``) then works on their positions only: the edit between two
+    kept equalities is whatever lies between them in each text."""
+    short, long = sorted((len(deleted), len(inserted)))
+    if short < REFINE_MIN_EQUAL or long > REFINE_MAX_CHARS:
+        return None  # too long to refine, or no equality long enough to keep can fit
+    kept = [
+        (i1, i2, j1, j2)
+        for tag, i1, i2, j1, j2 in _opcodes(deleted, inserted)
+        if tag == "equal" and i2 - i1 >= REFINE_MIN_EQUAL
+    ]
+    if not kept:
+        return None  # the usual case: nothing common worth showing
+    stack: list[tuple[int, int, int, int]] = []
+    end = (len(deleted), len(deleted), len(inserted), len(inserted))
+    for nxt in [*kept, end]:
+        # the equality on top of the stack has its edit after it now: fold while allowed
+        i1, j1 = nxt[0], nxt[2]
+        while stack:
+            t1, t2, u1, u2 = stack[-1]
+            p2, q2 = (stack[-2][1], stack[-2][3]) if len(stack) > 1 else (0, 0)
+            before, after = max(t1 - p2, u1 - q2), max(i1 - t2, j1 - u2)
+            n = REFINE_FOLD_FACTOR * (t2 - t1)
+            if before == 0 or after == 0 or n > before or n > after:
+                break
+            stack.pop()
+        stack.append(nxt)
+    out: list[Op] = []
+    pi = pj = 0
+    for i1, i2, j1, _ in stack:
+        if i1 > pi:
+            out.append((DELETE, deleted[pi:i1]))
+        if j1 > pj:
+            out.append((INSERT, inserted[pj:j1]))
+        if i2 > i1:
             out.append((EQUAL, deleted[i1:i2]))
-    if out[-1][0] == EQUAL and len(out) > 1:
-        inner -= 1
-    if inner <= 0:  # a common prefix or suffix only
-        return merge_ops(out)
-    return semantic_cleanup(out, REFINE_FOLD_FACTOR)
+        pi, pj = i2, j1 + (i2 - i1)
+    return out

@@ -166,6 +166,45 @@ def test_tokenize_covers_every_character() -> None:
     assert "".join(tokenize(text)) == text
 
 
+def test_tokens_carry_the_whitespace_after_them() -> None:
+    # version 3: half as many tokens to align; only leading whitespace stands alone
+    assert tokenize("  Hello,  world!\n\n* item") == [
+        "  ",
+        "Hello",
+        ",  ",
+        "world",
+        "!\n\n",
+        "* ",
+        "item",
+    ]
+
+
+def test_edits_next_to_whitespace_keep_it_equal() -> None:
+    # the whitespace a token carries is not part of an edit the bare words would not touch
+    assert _edits("foo bar baz", "foo qux baz") == [(-1, "bar"), (1, "qux")]
+    assert _edits("your name and address.", "your name, and address.") == [(1, ",")]
+    assert _edits("your name and address.", "your name and postal address.") == [(1, "postal ")]
+    assert _edits("We collect your name.", "We collect your name and address.") == [
+        (1, " and address")
+    ]
+    # the last word of the text (no whitespace after it) still aligns with itself
+    assert _edits("one two three four", "one two five four six") == [
+        (-1, "three"),
+        (1, "five"),
+        (1, " six"),
+    ]
+
+
+def test_reflowed_lines_align_word_for_word() -> None:
+    old = "alpha beta gamma delta\nepsilon zeta eta"
+    new = "alpha beta\ngamma delta epsilon\nzeta  eta"
+    result = diff_texts(old, new)
+    # spaces and line breaks swap places: every word stays equal, only whitespace is edited
+    assert all(op == 0 or text.isspace() for op, text in result.ops), result.ops
+    assert edit_size(result.ops) == 7
+    assert result.stats.similarity == 1.0
+
+
 def _policy_words() -> list[str]:
     words: list[str] = []
     for prefix in ("000", "001", "002", "003", "004"):

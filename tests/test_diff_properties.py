@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 import re
+from collections import Counter
 
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
+from diffing import diff as differ
 from diffing.diff import (
     changed_sentences,
     diff_texts,
@@ -14,6 +16,7 @@ from diffing.diff import (
     old_text,
     ops_from_json,
     ops_to_json,
+    semantic_cleanup,
     tokenize,
 )
 
@@ -142,3 +145,48 @@ def test_stats_count_whole_words_of_both_texts(old: str, new: str) -> None:
 @given(_TEXT)
 def test_tokens_join_back(text: str) -> None:
     assert "".join(tokenize(text)) == text
+
+
+@_SETTINGS
+@given(_TEXT)
+def test_tokens_are_a_word_or_mark_and_the_whitespace_after_it(text: str) -> None:
+    tokens = tokenize(text)
+    for k, token in enumerate(tokens):
+        core = token.rstrip()
+        assert k == 0 or core, "only the leading whitespace is a token of its own"
+        assert not core or len(core) == 1 or _WORD.fullmatch(core), token
+
+
+def _reference_refine(deleted: str, inserted: str) -> list[tuple[int, str]]:
+    """Version 2's character refinement, written out op by op: every char equality shorter
+    than REFINE_MIN_EQUAL becomes a deletion and an insertion, then the semantic cleanup with
+    REFINE_FOLD_FACTOR folds the rest (version 3 does this on positions only)."""
+    out: list[tuple[int, str]] = []
+    for tag, i1, i2, j1, j2 in differ._opcodes(deleted, inserted):
+        if tag != "equal":
+            out += [(-1, deleted[i1:i2]), (1, inserted[j1:j2])]
+        elif i2 - i1 < differ.REFINE_MIN_EQUAL:
+            out += [(-1, deleted[i1:i2]), (1, deleted[i1:i2])]
+        else:
+            out.append((0, deleted[i1:i2]))
+    return semantic_cleanup(out, differ.REFINE_FOLD_FACTOR)
+
+
+_SHORT = st.text(alphabet="abcde \n", max_size=40)
+
+
+@settings(max_examples=500, deadline=None)
+@given(_SHORT, _SHORT)
+def test_refinement_on_positions_matches_the_op_by_op_cleanup(deleted: str, inserted: str) -> None:
+    refined = differ._refine_pair(deleted, inserted)
+    expected = _reference_refine(deleted, inserted)
+    if refined is None:  # kept whole: the reference keeps no equality either
+        assert all(op != 0 for op, _ in expected), expected
+    else:
+        assert refined == expected
+
+
+@_SETTINGS
+@given(st.lists(st.integers(0, 6)), st.lists(st.integers(0, 6)))
+def test_shared_is_the_multiset_intersection(a: list[int], b: list[int]) -> None:
+    assert differ._shared(Counter(a), Counter(b)) == (Counter(a) & Counter(b)).total()
