@@ -24,7 +24,7 @@ class FetchedCapture:
     target: Target
     capture: CaptureRef
     archive: str
-    state: str  # fetched | redirect | archived-error | failed
+    state: str  # fetched | redirect | archived-error | failed (retried) | unfetchable (final)
     body: bytes | None = None
     content_type: str = ""
     replay_url: str = ""

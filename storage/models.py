@@ -133,7 +133,8 @@ class Capture(Base):
     digest: Mapped[str] = mapped_column(String(64), default="")
     length: Mapped[int | None] = mapped_column(Integer)
     archive: Mapped[str] = mapped_column(String(1024))
-    # fetched | duplicate (digest stored before: not fetched) | redirect | archived-error | failed
+    # fetched | duplicate (digest stored before: not fetched) | redirect | archived-error |
+    # failed (retried by the next run) | unfetchable (too-large, corrupt-compression: final)
     state: Mapped[str] = mapped_column(String(32))
     snapshot_id: Mapped[int | None] = mapped_column(ForeignKey("blob.id"))
     text_id: Mapped[int | None] = mapped_column(ForeignKey("blob.id"))
