@@ -1,11 +1,18 @@
 """The policytrail add-on: installs its components in one place and derives per-endpoint download
-slots from ``POLICYTRAIL_CDX_PER_MINUTE`` and ``POLICYTRAIL_REPLAY_PER_SECOND``."""
+slots from ``POLICYTRAIL_CDX_PER_MINUTE`` and ``POLICYTRAIL_REPLAY_PER_SECOND``, paced from a fixed
+schedule (``crawler/pacing.py``) unless ``POLICYTRAIL_PACING`` is ``delay`` (Scrapy's own slot
+delay, the baseline of ``bench/bench_crawl.py``)."""
 
 from __future__ import annotations
 
+import logging
 from typing import Any
 
 from scrapy.settings import BaseSettings
+
+logger = logging.getLogger(__name__)
+
+PACINGS = ("schedule", "delay")
 
 
 def slot_settings(cdx_per_minute: float, replay_per_second: float) -> dict[str, dict[str, Any]]:
@@ -28,3 +35,10 @@ class PolicytrailAddon:
         )
         slots.update(settings.getdict("DOWNLOAD_SLOTS"))
         settings.set("DOWNLOAD_SLOTS", slots, priority="addon")
+        pacing = settings.get("POLICYTRAIL_PACING", "schedule")
+        if pacing not in PACINGS:
+            logger.warning(
+                "POLICYTRAIL_PACING=%r is not one of %s: using schedule", pacing, PACINGS
+            )
+        if pacing != "delay":
+            settings.set("DOWNLOADER", "crawler.pacing.PacedDownloader", priority="addon")

@@ -3,6 +3,9 @@
 policytrail's own settings, all prefixed ``POLICYTRAIL_``:
 - ``POLICYTRAIL_CDX_PER_MINUTE`` (24): CDX requests per minute, shared by all concurrent requests.
 - ``POLICYTRAIL_REPLAY_PER_SECOND`` (8): replay (capture) requests per second.
+- ``POLICYTRAIL_PACING`` (``schedule``): requests to the archive are paced from a fixed schedule
+  (``crawler/pacing.py``), so a busy reactor does not slow them below the limit; ``delay`` is
+  Scrapy's own slot delay. The environment variable of the same name overrides it.
 - ``POLICYTRAIL_BACKOFF_SECONDS`` (60): pause after a live HTTP 429; doubles on each repeat.
 - ``POLICYTRAIL_MAX_429`` (3): live 429s tolerated before the run gives up cleanly.
 - ``POLICYTRAIL_RETRY_BACKOFF_SECONDS`` (2): wait before retrying a live 5xx, a timeout, a reset or
@@ -43,6 +46,7 @@ REQUEST_FINGERPRINTER_IMPLEMENTATION = "2.7"
 
 POLICYTRAIL_CDX_PER_MINUTE = 24.0
 POLICYTRAIL_REPLAY_PER_SECOND = 8.0
+POLICYTRAIL_PACING = os.environ.get("POLICYTRAIL_PACING") or "schedule"
 POLICYTRAIL_BACKOFF_SECONDS = 60.0
 POLICYTRAIL_MAX_429 = 3
 
