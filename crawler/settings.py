@@ -11,9 +11,10 @@ policytrail's own settings, all prefixed ``POLICYTRAIL_``:
 - ``POLICYTRAIL_RETRY_BACKOFF_SECONDS`` (2): wait before retrying a live 5xx, a timeout, a reset or
   a truncated body; doubles on each retry (at most ``RETRY_TIMES`` retries, 3).
 - ``DOWNLOAD_TIMEOUT`` (60 s) and ``DOWNLOAD_MAXSIZE`` (16 MiB: a larger capture is not a policy
-  page; it is recorded as failed with the error ``too-large``), ``DOWNLOAD_WARNSIZE`` (4 MiB).
-The environment variables ``POLICYTRAIL_DOWNLOAD_TIMEOUT`` and
-``POLICYTRAIL_RETRY_BACKOFF_SECONDS`` override those two (the fault tests run with short ones).
+  page; it is stored ``unfetchable`` with the error ``too-large``), ``DOWNLOAD_WARNSIZE`` (4 MiB).
+The environment variables ``POLICYTRAIL_DOWNLOAD_TIMEOUT``, ``POLICYTRAIL_DOWNLOAD_MAXSIZE`` (bytes)
+and ``POLICYTRAIL_RETRY_BACKOFF_SECONDS`` override those (the fault tests run with short ones; a
+larger size with ``--retry-unfetchable`` fetches captures that were too large).
 - ``POLICYTRAIL_PROGRESS`` (auto) and ``POLICYTRAIL_PROGRESS_INTERVAL`` (0.5 s): the progress line
   on stderr (``auto``: only on a terminal); see ``crawler/progress.py``.
 The defaults follow the Internet Archive's published practice; a local archive can go faster.
@@ -53,7 +54,7 @@ POLICYTRAIL_MAX_429 = 3
 CONCURRENT_REQUESTS = 8
 CONCURRENT_REQUESTS_PER_DOMAIN = 8
 DOWNLOAD_TIMEOUT = _env_float("POLICYTRAIL_DOWNLOAD_TIMEOUT", 60.0)
-DOWNLOAD_MAXSIZE = 16 * 1024 * 1024
+DOWNLOAD_MAXSIZE = int(_env_float("POLICYTRAIL_DOWNLOAD_MAXSIZE", 16 * 1024 * 1024))
 DOWNLOAD_WARNSIZE = 4 * 1024 * 1024
 DOWNLOAD_DELAY_JITTER = 0
 

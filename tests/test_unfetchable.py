@@ -190,3 +190,33 @@ def test_the_way_back_with_a_larger_download_maxsize(pywb_archive: str, tmp_path
     assert states() == {"unfetchable": 5, "fetched": 1}
     scrapy_crawl("-a", "retry_unfetchable=1")
     assert states() == {"fetched": 6}
+
+
+def test_the_way_back_through_the_command_line(pywb_archive: str, tmp_path: Path) -> None:
+    """As README documents it for users: POLICYTRAIL_DOWNLOAD_MAXSIZE sets the limit of
+    ``policytrail crawl``, and ``--retry-unfetchable`` with a larger one fetches them."""
+    from tests.conftest import FAST, run_cli
+
+    url = "https://hily.com/privacypolicy"
+    urls = tmp_path / "urls.txt"
+    urls.write_text(url + "\n")
+    db = f"sqlite:///{tmp_path / 'p.db'}"
+    crawl = ["crawl", str(urls), "--archive", pywb_archive, "--db", db, *FAST]
+
+    def states() -> dict[str, int]:
+        store = open_store(db)
+        try:
+            return dict(capture_quality(store)[store.find_policy(url) or 0].states)
+        finally:
+            store.close()
+
+    small = {"POLICYTRAIL_DOWNLOAD_MAXSIZE": "50000"}
+    r = run_cli(*crawl, env=small)
+    assert r.code == 0 and "unfetchable" in r.out, r.err
+    assert states() == {"unfetchable": 5, "fetched": 1}
+    r = run_cli(*crawl, "--retry-unfetchable", env=small)  # the same limit: unfetchable again
+    assert r.code == 0, r.err
+    assert states() == {"unfetchable": 5, "fetched": 1}
+    r = run_cli(*crawl, "--retry-unfetchable")  # the default 16 MiB
+    assert r.code == 0, r.err
+    assert states() == {"fetched": 6}
