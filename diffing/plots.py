@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import html
 import math
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
 
@@ -178,6 +178,28 @@ def timeline_svg(
     return _svg(height, "Text length and changes over time", "".join(parts), "plot timeline")
 
 
+def _frame(
+    title: str, left: int, right: int, top: int, bottom: int, ymax: float, percent: bool
+) -> tuple[list[str], Callable[[float], float], Callable[[float], str]]:
+    """What the charts share: the title, the y grid with its ticks, the y scale and tick text."""
+
+    def y(v: float) -> float:
+        return bottom - v / ymax * (bottom - top)
+
+    def tick(v: float) -> str:
+        return f"{v * 100:.0f}%" if percent else _fmt_count(v)
+
+    parts = [f'<text x="{left}" y="16" font-size="13" font-weight="600">{_esc(title)}</text>']
+    for i in range(5):
+        v = ymax * i / 4
+        parts.append(
+            f'<line x1="{left}" x2="{WIDTH - right}" y1="{_n(y(v))}" y2="{_n(y(v))}" '
+            f'stroke="#e5e5e5"/><text x="{left - 6}" y="{_n(y(v) + 4)}" text-anchor="end" '
+            f'fill="#555">{tick(v)}</text>'
+        )
+    return parts, y, tick
+
+
 def line_chart_svg(
     title: str,
     x_labels: Sequence[str],
@@ -197,20 +219,7 @@ def line_chart_svg(
     def x(i: int) -> float:
         return left + dx * (i + 0.5)
 
-    def y(v: float) -> float:
-        return bottom - v / ymax * (bottom - top)
-
-    def tick(v: float) -> str:
-        return f"{v * 100:.0f}%" if percent else _fmt_count(v)
-
-    parts = [f'<text x="{left}" y="16" font-size="13" font-weight="600">{_esc(title)}</text>']
-    for i in range(5):
-        v = ymax * i / 4
-        parts.append(
-            f'<line x1="{left}" x2="{WIDTH - right}" y1="{_n(y(v))}" y2="{_n(y(v))}" '
-            f'stroke="#e5e5e5"/><text x="{left - 6}" y="{_n(y(v) + 4)}" text-anchor="end" '
-            f'fill="#555">{tick(v)}</text>'
-        )
+    parts, y, tick = _frame(title, left, right, top, bottom, ymax, percent)
     step = max(1, math.ceil(n / 14))
     for i, lab in enumerate(x_labels):
         if i % step == 0:
@@ -269,20 +278,7 @@ def bar_chart_svg(
     n = max(len(x_labels), 1)
     dx = (WIDTH - left - right) / n
 
-    def y(v: float) -> float:
-        return bottom - v / ymax * (bottom - top)
-
-    def tick(v: float) -> str:
-        return f"{v * 100:.0f}%" if percent else _fmt_count(v)
-
-    parts = [f'<text x="{left}" y="16" font-size="13" font-weight="600">{_esc(title)}</text>']
-    for i in range(5):
-        v = ymax * i / 4
-        parts.append(
-            f'<line x1="{left}" x2="{WIDTH - right}" y1="{_n(y(v))}" y2="{_n(y(v))}" '
-            f'stroke="#e5e5e5"/><text x="{left - 6}" y="{_n(y(v) + 4)}" text-anchor="end" '
-            f'fill="#555">{tick(v)}</text>'
-        )
+    parts, y, tick = _frame(title, left, right, top, bottom, ymax, percent)
     step = max(1, math.ceil(n / 14))
     for i, lab in enumerate(x_labels):
         xi = left + dx * i

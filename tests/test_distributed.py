@@ -325,6 +325,18 @@ def _wait_fetched(db: str, proc: subprocess.Popen[str], n: int) -> int:
     return got
 
 
+def _own_server(server: Any) -> Any:
+    """Start a server of this test alone (it is stopped mid-test); fail, naming why, if it can't."""
+    from tests.services import ServiceError
+
+    try:
+        server.start()
+    except ServiceError as exc:
+        server.stop()
+        pytest.fail(f"cannot start a {type(server).__name__} test server: {exc}")
+    return server
+
+
 def _error_lines(err: str) -> list[str]:
     """The lines a user sees as errors: the CLI's own and any log line at ERROR level."""
     return [
@@ -335,14 +347,9 @@ def _error_lines(err: str) -> list[str]:
 def test_a_worker_stops_cleanly_when_redis_goes_away(
     postgres_server: Any, front: ArchiveFront, tmp_path: Path
 ) -> None:
-    from tests.services import Redis, ServiceError
+    from tests.services import Redis
 
-    own = Redis(Path("/tmp") / f"policytrail-redis-lost-{os.getpid()}")
-    try:
-        own.start()
-    except ServiceError as exc:
-        own.stop()
-        pytest.fail(f"cannot start a Redis test server: {exc}")
+    own = _own_server(Redis(Path("/tmp") / f"policytrail-redis-lost-{os.getpid()}"))
     postgres_server.reset()
     front.clear()
     c = {"redis": own.url, "db": postgres_server.url, "archive": front.url("/web")}
@@ -365,14 +372,9 @@ def test_a_worker_stops_cleanly_when_redis_goes_away(
 def test_a_worker_stops_when_the_database_goes_away(
     redis_server: Any, front: ArchiveFront, sqlite_baseline: dict[str, Any]
 ) -> None:
-    from tests.services import Postgres, ServiceError
+    from tests.services import Postgres
 
-    pg = Postgres(Path("/tmp") / f"policytrail-pg-lost-{os.getpid()}", durable=True)
-    try:
-        pg.start()
-    except ServiceError as exc:
-        pg.stop()
-        pytest.fail(f"cannot start a PostgreSQL test server: {exc}")
+    pg = _own_server(Postgres(Path("/tmp") / f"policytrail-pg-lost-{os.getpid()}", durable=True))
     redis_server.flush()
     front.clear()
     c = {"redis": redis_server.url, "db": pg.url, "archive": front.url("/web")}
