@@ -282,9 +282,12 @@ def test_a_lagging_reactor_still_gets_the_configured_rate(archive: Archive) -> N
     assert {p: len(v) for p, v in at.items()} == {"schedule": FETCHES, "delay": FETCHES}
     rate = {p: (len(v) - 1) / (v[-1] - v[0]) for p, v in at.items()}
     # Never above the limit: the schedule makes the k-th send no earlier than k intervals after
-    # the first; only the first request's own arrival jitter (< one 30 ms block) could make the
-    # measured rate look higher, hence the 1% allowance.
-    assert rate["schedule"] <= 1.01 * RATE, rate
+    # the first one was due. Measured at the server, the first request's own arrival (a new
+    # connection, a 30 ms block) can be late, which shortens the measured span by up to about
+    # one interval (CI measured 8.15/s over 32 intervals: 74 ms short); hence one interval of
+    # allowance, and the strict check is per second window below.
+    n = FETCHES - 1  # intervals between the first and the last arrival
+    assert rate["schedule"] <= RATE * n / (n - 1), rate
     assert max_in_window(at["schedule"], 1.0) <= RATE + 1
     # Lag does not add up: side by side in the same run, Scrapy's own delay loses each timer's
     # lateness (11 ms per send on average here, ~11% of the rate) while the schedule recovers it.
