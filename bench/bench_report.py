@@ -32,11 +32,11 @@ from pathlib import Path
 from typing import Any
 
 from sqlalchemy import insert, select
-from warcio.archiveiterator import ArchiveIterator
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
+from bench.bench_store import WARC, load  # noqa: E402
 from crawler.archive import IA_BASE  # noqa: E402
 from crawler.export import export  # noqa: E402
 from crawler.feeds import write_feeds  # noqa: E402
@@ -49,25 +49,10 @@ from diffing.records import CaptureRef  # noqa: E402
 from storage import Store, open_store  # noqa: E402
 from storage.models import Capture, Change, Clause, Policy, PolicyUrl, Version  # noqa: E402
 
-WARC = ROOT.parent / "shared" / "data" / "ota-policies" / "ota-policies.warc.gz"
-
 
 def build_base(store: Store) -> None:
-    rows = []
-    with WARC.open("rb") as fh:
-        for rec in ArchiveIterator(fh):
-            if rec.rec_type != "response":
-                continue
-            ts = rec.rec_headers.get_header("WARC-Date")
-            stamp = ts.replace("-", "").replace(":", "").replace("T", "").replace("Z", "")
-            rows.append(
-                (
-                    rec.rec_headers.get_header("WARC-Target-URI"),
-                    stamp,
-                    rec.content_stream().read(),
-                    rec.http_headers.get_header("Content-Type") or "",
-                )
-            )
+    """The 130 real OTA captures stored and built into versions (bench_store's reading of them)."""
+    rows = load()
     targets = {t.url: t for t in store.track(sorted({row[0] for row in rows}), IA_BASE)}
     for url, ts, body, ctype in rows:
         t = targets[url]
@@ -79,7 +64,7 @@ def build_base(store: Store) -> None:
                 IA_BASE,
                 "fetched",
                 body=body,
-                content_type=ctype,
+                content_type=ctype or "",
             ),
             None,
         )
