@@ -385,6 +385,7 @@ def cmd_serve(args: argparse.Namespace) -> int:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
+    from crawler.envvars import EnvVarError, check
     from crawler.localarchive import LocalArchiveError
     from crawler.urlfile import UrlFileError
 
@@ -392,11 +393,19 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = parser.parse_args(argv)
     func: Callable[[argparse.Namespace], int] = args.func
     try:
+        check()
         return func(args)
     except CliError as exc:
         print(f"policytrail: error: {one_line(str(exc))}", file=sys.stderr)
         return exc.code
-    except (StorageError, UrlFileError, ArchiveError, BadUrl, LocalArchiveError) as exc:
+    except (
+        StorageError,
+        UrlFileError,
+        ArchiveError,
+        BadUrl,
+        LocalArchiveError,
+        EnvVarError,
+    ) as exc:
         print(f"policytrail: error: {one_line(str(exc))}", file=sys.stderr)
         return EXIT_ERROR
     except KeyboardInterrupt:

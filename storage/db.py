@@ -34,7 +34,7 @@ SQLITE_PAGE_SIZE = 2048
 
 
 def _sqlite_pragmas(dbapi_conn: Any, _record: Any) -> None:
-    busy_ms = int(float(os.environ.get(BUSY_TIMEOUT_ENV, "30")) * 1000)
+    busy_ms = int(float(os.environ.get(BUSY_TIMEOUT_ENV) or "30") * 1000)
     cur = dbapi_conn.cursor()
     # takes effect only when the file is created: on the sample, 2 kB pages make the database
     # 2.7% smaller than the default 4 kB (less slack at the end of each blob's overflow chain;

@@ -2,11 +2,15 @@
 
 from __future__ import annotations
 
+import os
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
 
 from crawler.urlfile import UrlFileError, read_url_file
+from storage import open_store
 from storage.keys import BadUrl, check_url, urlkey
 
 
@@ -55,3 +59,44 @@ def test_check_url() -> None:
     for bad in ["", "http://", "mailto:x@y.org", "http://localhost/x", "a b.com"]:
         with pytest.raises(BadUrl):
             check_url(bad)
+
+
+@pytest.mark.parametrize(
+    ("name", "value", "problem"),
+    [
+        ("POLICYTRAIL_DB_BUSY_TIMEOUT", "abc", "is not a number"),
+        ("POLICYTRAIL_DOWNLOAD_TIMEOUT", "0", "must be above 0"),
+        ("POLICYTRAIL_DOWNLOAD_MAXSIZE", "inf", "is not a finite number"),
+        ("POLICYTRAIL_RETRY_BACKOFF_SECONDS", "-1", "must be at least 0"),
+        ("POLICYTRAIL_PACING", "fast", "is not one of schedule, delay"),
+    ],
+)
+def test_malformed_environment_variable_is_one_line_and_touches_nothing(
+    tmp_path: Path, name: str, value: str, problem: str
+) -> None:
+    """A bad value used to be ignored in silence (download settings) or to surface as a
+    ValueError traceback from inside the SQLite connection hook (busy timeout)."""
+    db = tmp_path / "p.db"
+    open_store(f"sqlite:///{db}").close()
+    before = db.read_bytes()
+    for argv in (
+        ["changes", "--db", f"sqlite:///{db}"],
+        ["runs", "--db", f"sqlite:///{db}"],
+    ):
+        proc = _cli(argv, {name: value})
+        assert proc.returncode == 1
+        lines = proc.stderr.strip().splitlines()
+        assert lines == [f"policytrail: error: environment variable {name}={value!r} {problem}"]
+    assert db.read_bytes() == before
+    # a good value, and an empty one (the default), pass the check
+    assert _cli(["changes", "--db", f"sqlite:///{db}"], {name: ""}).returncode == 0
+
+
+def _cli(argv: list[str], env: dict[str, str]) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [sys.executable, "-m", "crawler.cli", *argv],
+        capture_output=True,
+        text=True,
+        env={**os.environ, **env},
+        timeout=60,
+    )
