@@ -21,17 +21,21 @@ another date), ``new-sharing-clause`` (an added sentence about third-party shari
 
 from __future__ import annotations
 
+import bisect
 import functools
+import itertools
+import operator
 import re
-from collections import Counter
+import threading
+from collections import Counter, OrderedDict
 from collections.abc import Iterator, Sequence
 from datetime import date
 
 from diffing.dates import stated_date, stated_date_spans
 from diffing.diff import changed_sentence_spans, new_text, old_text, sentence_spans
 from diffing.literals import (
+    KeywordIndex,
     Literals,
-    LiteralScanner,
     fold,
     head_literals,
     required_literals,
@@ -45,7 +49,7 @@ _DATE_MASK = "\x00stated-date\x00"
 # Each rule with the literals one of which every match of it contains (diffing.literals): a
 # sentence without them is not searched at all. This changes no result, it only skips searches
 # that cannot succeed (most of them: a sentence matches a few of the ~40 rules). Which literals
-# a sentence holds is found in one pass over it for all rules at once (``_SCANNER``).
+# a sentence holds is found in one pass over it for all rules at once (``_INDEX``).
 # A pattern shared by a category rule and a value rule is searched once.
 _PATTERNS: tuple[re.Pattern[str], ...] = tuple(
     dict.fromkeys([*(r.pattern for r in CATEGORY_RULES), *(r.pattern for r in VALUE_RULES)])
@@ -81,28 +85,42 @@ def _heads(pattern: re.Pattern[str]) -> frozenset[str] | None:
 _PATTERN_FILTERS = tuple((p, _prefilter(p)) for p in _PATTERNS)
 _CATEGORY_INDEX = tuple((_PATTERNS.index(r.pattern), r) for r in CATEGORY_RULES)
 _VALUE_INDEX = tuple((_PATTERNS.index(r.pattern), r) for r in VALUE_RULES)
+# per pattern: the positions in CATEGORY_RULES of the rules that use it
+_CATEGORY_RULES_OF = tuple(
+    tuple(j for j, (kk, _) in enumerate(_CATEGORY_INDEX) if kk == k) for k in range(len(_PATTERNS))
+)
+_CATEGORY_ORDER = {name: n for n, name in enumerate(CATEGORIES)}
 # Where a match can start (``literals.head_literals``): a pattern that may match is only tried
 # at the positions where one of its heads occurs, not at every character (a table of 70 names
 # costs ~0.1 ms a search when tried everywhere).
 _HEADS = tuple(_heads(p) for p in _PATTERNS)
-_HEAD_SCANNERS = tuple(None if h is None else LiteralScanner(h) for h in _HEADS)
-# Which literals a sentence holds is found in one pass for every rule at once; each literal
-# found implies the literals that are its prefixes, and the rules whose first (most selective)
-# literal set it satisfies: only those rules are looked at further.
-_SCANNER = LiteralScanner(
-    lit for _, cnf in _PATTERN_FILTERS for alternatives in cnf or () for lit in alternatives
+# Every literal and every head of every rule is found in one pass of one automaton over the
+# folded sentence (``KeywordIndex``), or over many sentences at once (``_scan_batch``): which
+# literals a sentence holds, so which rules may match, and where each rule's heads occur.
+_INDEX = KeywordIndex(
+    {lit for _, cnf in _PATTERN_FILTERS for alternatives in cnf or () for lit in alternatives}
+    | {h for heads in _HEADS if heads is not None for h in heads}
 )
-_IMPLIED = {s: _SCANNER.prefixes(s) for s in _SCANNER.strings}
-_CANDIDATES = {
-    s: frozenset(
-        k
-        for k, (_, cnf) in enumerate(_PATTERN_FILTERS)
-        if cnf is not None and not _IMPLIED[s].isdisjoint(cnf[0])
-    )
-    for s in _SCANNER.strings
-}
-_UNFILTERED = frozenset(k for k, (_, cnf) in enumerate(_PATTERN_FILTERS) if cnf is None)
-_NO_STARTS: list[int] = []
+_KEY = {s: i for i, s in enumerate(_INDEX.strings)}
+_BACK = _INDEX.back
+# per pattern: its literal sets and its heads as sets of key numbers
+_CNF_KEYS = tuple(
+    None if cnf is None else tuple(frozenset(_KEY[lit] for lit in alt) for alt in cnf)
+    for _, cnf in _PATTERN_FILTERS
+)
+_HEAD_KEYS = tuple(None if h is None else frozenset(_KEY[x] for x in h) for h in _HEADS)
+# per key: the patterns whose first (most selective) literal set it satisfies; only those are
+# looked at further
+_CANDIDATES = tuple(
+    frozenset(k for k, cnf in enumerate(_CNF_KEYS) if cnf is not None and i in cnf[0])
+    for i in range(len(_INDEX.strings))
+)
+_UNFILTERED = frozenset(k for k, cnf in enumerate(_CNF_KEYS) if cnf is None)
+_SEPARATOR = "\x00"  # between the sentences of a batch: no literal or head may hold it
+if any(_SEPARATOR in s for s in _INDEX.strings):  # pragma: no cover - a rule's literal
+    raise RuntimeError("diffing.classify: a rule literal holds the batch separator \\x00")
+
+_Scan = tuple[list[bool], dict[int, list[int]]]
 
 
 def _matching_patterns(sentence: str, folded: str) -> list[bool]:
@@ -110,26 +128,51 @@ def _matching_patterns(sentence: str, folded: str) -> list[bool]:
     return _scan(sentence, folded)[0]
 
 
-def _scan(sentence: str, folded: str) -> tuple[list[bool], dict[int, list[int]]]:
+def _scan(sentence: str, folded: str) -> _Scan:
     """``_matching_patterns``, and for the matching patterns with heads the sorted positions
     where one of their heads occurs (every match starts at one of them)."""
-    present: set[str] = set()
+    return _scan_hits(sentence, _INDEX.hits(folded), 0)
+
+
+def _scan_batch(sentences: Sequence[str]) -> list[_Scan]:
+    """``_scan`` of each sentence, with one pass of the automaton over all of them: the folded
+    sentences joined by ``_SEPARATOR``, the hits cut at the joins (hits come in text order)."""
+    folded = [fold(s) for s in sentences]
+    hits = _INDEX.hits(_SEPARATOR.join(folded))
+    out: list[_Scan] = []
+    lo = offset = 0
+    for sentence, f in zip(sentences, folded, strict=True):
+        end = offset + len(f)
+        hi = bisect.bisect_left(hits, end, lo, key=_hit_end)  # the hits before the join
+        out.append(_scan_hits(sentence, hits[lo:hi], offset))
+        lo, offset = hi, end + 1
+    return out
+
+
+_hit_end = operator.itemgetter(0)
+
+
+def _scan_hits(sentence: str, hits: list[tuple[int, int]], offset: int) -> _Scan:
+    """``_scan`` from the automaton's hits in the sentence (``offset``: where it starts in the
+    text that was scanned)."""
+    keys = {i for _, i in hits}
     candidates = set(_UNFILTERED)
-    for longest in _SCANNER.found(folded):
-        present |= _IMPLIED[longest]
-        candidates |= _CANDIDATES[longest]
+    for i in keys:
+        candidates |= _CANDIDATES[i]
     out = [False] * len(_PATTERNS)
     starts: dict[int, list[int]] = {}
     for k in candidates:
-        pattern, literals = _PATTERN_FILTERS[k]
-        # literals.may_match on the set of literals present (the first set holds already)
-        if literals is not None and any(present.isdisjoint(alt) for alt in literals[1:]):
+        pattern = _PATTERNS[k]
+        cnf = _CNF_KEYS[k]
+        # literals.may_match on the literals present (the first set holds already)
+        if cnf is not None and any(keys.isdisjoint(alt) for alt in cnf[1:]):
             continue
-        scanner = _HEAD_SCANNERS[k]
-        if scanner is None:
+        heads = _HEAD_KEYS[k]
+        if heads is None:
             out[k] = pattern.search(sentence) is not None
             continue
-        positions = starts[k] = scanner.starts(folded)
+        # distinct heads never start at one position (none is a prefix of another)
+        positions = starts[k] = sorted([end - _BACK[i] - offset for end, i in hits if i in heads])
         match = pattern.match
         out[k] = any(match(sentence, pos) for pos in positions)
     return out, starts
@@ -187,23 +230,75 @@ def _extract_values(
 
 def classify_sentence(sentence: str) -> tuple[str, dict[str, list[str]]]:
     """(OPP-115 category, values) of one sentence."""
-    category, values = _classify_cached(sentence)
+    return _expand(_classified([sentence])[0])
+
+
+def classify_sentences(sentences: Sequence[str]) -> list[tuple[str, dict[str, list[str]]]]:
+    """``classify_sentence`` of each sentence; the ones not remembered are scanned in one pass."""
+    return [_expand(c) for c in _classified(sentences)]
+
+
+_Classified = tuple[str, tuple[tuple[str, tuple[str, ...]], ...]]
+
+
+def _expand(classified: _Classified) -> tuple[str, dict[str, list[str]]]:
+    category, values = classified
     return category, {k: list(v) for k, v in values}
 
 
-@functools.lru_cache(maxsize=1 << 16)
-def _classify_cached(sentence: str) -> tuple[str, tuple[tuple[str, tuple[str, ...]], ...]]:
-    # Real revisions re-add and re-remove the same sentences across versions and URLs; each
-    # classification costs ~40 regex searches, so it is remembered.
-    matched, starts = _scan(sentence, fold(sentence))
+class _Memo:
+    """The classifications of the last ``maxsize`` sentences looked up. Real revisions re-add and
+    re-remove the same sentences across versions and URLs, so they are remembered. Safe to share
+    between threads, like the ``functools.lru_cache`` it replaces."""
+
+    def __init__(self, maxsize: int) -> None:
+        self.maxsize = maxsize
+        self._items: OrderedDict[str, _Classified] = OrderedDict()
+        self._lock = threading.Lock()
+
+    def get(self, sentence: str) -> _Classified | None:
+        with self._lock:
+            found = self._items.get(sentence)
+            if found is not None:
+                self._items.move_to_end(sentence)
+            return found
+
+    def put(self, sentence: str, classified: _Classified) -> None:
+        with self._lock:
+            self._items[sentence] = classified
+            self._items.move_to_end(sentence)
+            if len(self._items) > self.maxsize:
+                self._items.popitem(last=False)
+
+    def cache_clear(self) -> None:
+        with self._lock:
+            self._items.clear()
+
+
+_MEMO = _Memo(1 << 16)
+
+
+def _classified(sentences: Sequence[str]) -> list[_Classified]:
+    found = {s: c for s in dict.fromkeys(sentences) if (c := _MEMO.get(s)) is not None}
+    todo = [s for s in dict.fromkeys(sentences) if s not in found]
+    for sentence, scanned in zip(todo, _scan_batch(todo), strict=True):
+        found[sentence] = _classify(sentence, scanned)
+        _MEMO.put(sentence, found[sentence])
+    return [found[s] for s in sentences]
+
+
+def _classify(sentence: str, scanned: _Scan) -> _Classified:
+    matched, starts = scanned
+    # the category rules of the matching patterns, summed in rule order
+    found = sorted(j for k, hit in enumerate(matched) if hit for j in _CATEGORY_RULES_OF[k])
     scores: dict[str, float] = {}
-    for k, rule in _CATEGORY_INDEX:
-        if matched[k]:
-            scores[rule.category] = scores.get(rule.category, 0.0) + rule.weight
+    for j in found:
+        rule = CATEGORY_RULES[j]
+        scores[rule.category] = scores.get(rule.category, 0.0) + rule.weight
     category = OTHER
     best = 0.0
-    for name in CATEGORIES:  # tie-break order
-        if scores.get(name, 0.0) > best:
+    for name in sorted(scores.keys() & _CATEGORY_ORDER.keys(), key=_CATEGORY_ORDER.__getitem__):
+        if scores[name] > best:  # tie-break: the earlier in CATEGORIES
             category, best = name, scores[name]
     values = _extract_values(sentence, matched, starts)
     return category, tuple((k, tuple(v)) for k, v in values.items())
@@ -223,11 +318,16 @@ def analyse_change(
     clauses: list[Clause] = []
     if kind in (ChangeKind.SUBSTANTIVE, ChangeKind.FLIP_FLOP, ChangeKind.DATE_ONLY):
         added, removed = changed_sentence_spans(old, new, diff)
-        for op, text, spans in ((-1, old, removed), (1, new, added)):
-            for start, end in spans:
-                sentence = text[start:end]
-                category, values = classify_sentence(sentence)
-                clauses.append(Clause(op, sentence, category, values, start, end))
+        changed = [
+            (op, text, start, end)
+            for op, text, spans in ((-1, old, removed), (1, new, added))
+            for start, end in spans
+        ]
+        sentences = [text[start:end] for _, text, start, end in changed]
+        for (op, _, start, end), sentence, (category, values) in zip(
+            changed, sentences, classify_sentences(sentences), strict=True
+        ):
+            clauses.append(Clause(op, sentence, category, values, start, end))
     flags = _flags(old, new, kind, old_date, new_date, clauses)
     return ChangeAnalysis(
         kind=kind,
@@ -255,7 +355,11 @@ def _change_kind(old: str, new: str, history: Sequence[str], diff: TextDiff | No
         if _reordered(old, new):
             return ChangeKind.REORDER
     old_masked = _mask_dates(old)
-    if old_masked != old_ws and _collapsed_masked(old) == _collapsed_masked(new):
+    if (
+        old_masked != old_ws
+        and _solid_masked(old) == _solid_masked(new)  # cheap, from cached values
+        and _collapsed_masked(old) == _collapsed_masked(new)
+    ):
         return ChangeKind.DATE_ONLY
     if any(_collapse(h) == new_ws for h in history):
         return ChangeKind.FLIP_FLOP
@@ -276,10 +380,13 @@ def _same_letters(old: str, new: str, diff: TextDiff) -> bool:
     for a diff that rebuilds both texts; for any other the answer is True (check in full)."""
     if old_text(diff.ops) != old or new_text(diff.ops) != new:
         return True
-    deleted = Counter("".join(text for op, text in diff.ops if op < 0))
-    inserted = Counter("".join(text for op, text in diff.ops if op > 0))
+    deleted = "".join(text for op, text in diff.ops if op < 0)
+    inserted = "".join(text for op, text in diff.ops if op > 0)
+    # a count per distinct letter (str.count, in C) instead of a Counter of every character
     return all(
-        deleted[c] == inserted[c] for c in deleted.keys() | inserted.keys() if _LETTER_RE.match(c)
+        deleted.count(c) == inserted.count(c)
+        for c in set(deleted) | set(inserted)
+        if _LETTER_RE.match(c)
     )
 
 
@@ -324,6 +431,23 @@ def _mask_dates(text: str) -> str:
 @_per_text
 def _collapsed_masked(text: str) -> str:
     return " ".join(_mask_dates(text).split())
+
+
+def _solid(text: str) -> int:
+    """How many characters of ``text`` are not whitespace (``str.split``'s notion)."""
+    collapsed = _collapse(text)  # remembered: the whitespace test computed it
+    return len(collapsed) - collapsed.count(" ")
+
+
+def _solid_masked(text: str) -> int:
+    """``_solid(_mask_dates(text))``, without collapsing the masked text: two texts whose
+    counts differ also differ once collapsed, so their comparison is not needed."""
+    spans = stated_date_spans(text)
+    if any(end > start for (_, end), (start, _) in itertools.pairwise(spans)):
+        masked = _collapsed_masked(text)  # overlapping phrases: count the masked text itself
+        return len(masked) - masked.count(" ")
+    hidden = sum(end - start - sum(map(str.isspace, text[start:end])) for start, end in spans)
+    return _solid(text) - hidden + len(_DATE_MASK) * len(spans)
 
 
 def _flags(

@@ -178,6 +178,50 @@ _DATE_FIRST_WINDOW = 80  # a date and its separator before the keyword fit in th
 _STATED_HEADS = literals.head_literals(_STATED_RE)
 _DATE_FIRST_KEYWORD_HEADS = literals.head_literals(_DATE_FIRST_KEYWORD)
 
+# Where a stated-date phrase can start, in one regex pass over the folded text: after a
+# character outside ``_STATED_NOT_AFTER`` (consumed, so the regex engine skips ahead to such
+# characters), where one of the pattern's heads starts and a whole trigger phrase follows: the
+# full pattern is then tried at a few hundred places in a policy, not at every word start that
+# looks like a head ("in", "en" ...). The trigger test runs on the folded text: a trigger matches
+# a text iff it matches its fold (re.IGNORECASE), and where a fold leaves ``\w`` (Greek iota)
+# its ``\b`` lets more positions through, never fewer: a superset of the match starts, so the
+# same matches. Triggers written in folded characters only (all of them today) match a folded
+# text without re.IGNORECASE, which is faster: a character of the text folds to one of theirs
+# iff it is that character. Position 0 has no character before it and is tried apart.
+_TRIGGERS = "|".join(
+    p for table in (_STRONG_TRIGGERS, _WEAK_TRIGGERS) for ps in table.values() for p in ps
+)
+_TRIGGER_AHEAD = (
+    rf"(?=(?:{_TRIGGERS})\b)"
+    if literals.fold(_TRIGGERS) == _TRIGGERS
+    else rf"(?=(?i:(?:{_TRIGGERS})\b))"
+)
+_STATED_AT = (
+    rf"(?={literals.trie_pattern(_STATED_HEADS)}){_TRIGGER_AHEAD}"
+    if _STATED_HEADS is not None
+    else _TRIGGER_AHEAD
+)
+_STATED_BEFORE = r"[^\w-]"  # the complement of _STATED_NOT_AFTER
+_STATED_SCAN = re.compile(_STATED_BEFORE + _STATED_AT)
+_STATED_SCAN_FIRST = re.compile(_STATED_AT)
+
+
+def _stated_matches(text: str, folded: str) -> list[re.Match[str]]:
+    """``_STATED_RE.finditer(text)``, tried only where ``_STATED_SCAN`` finds a trigger."""
+    starts = [m.end() for m in _STATED_SCAN.finditer(folded)]
+    if _STATED_SCAN_FIRST.match(folded):
+        starts.insert(0, 0)
+    out: list[re.Match[str]] = []
+    pos = 0
+    for start in starts:
+        if start < pos:
+            continue
+        m = _STATED_RE.match(text, start)
+        if m is not None:
+            out.append(m)
+            pos = m.end()
+    return out
+
 
 def _date_first_matches(text: str, folded: str) -> list[tuple[re.Match[str], int]]:
     """``_DATE_FIRST_RE`` matches, found from the cheap keyword backwards: scanning the whole
@@ -219,7 +263,7 @@ def _find_stated_dates(text: str) -> tuple[StatedDate, ...]:
     # its changes: remember the last few (~12 ms each on a 35k-char policy)
     found: list[StatedDate] = []
     folded = literals.fold(text)
-    for m in literals.finditer(_STATED_RE, text, _STATED_HEADS, folded, _STATED_NOT_AFTER):
+    for m in _stated_matches(text, folded):
         trigger = next(name for name in _TRIGGER_GROUPS if m.group(name))
         strength, language = trigger.split("_", 1)
         value = _parse_date(m, english=language == "en")

@@ -9,11 +9,12 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from diffing import rules
+from diffing import classify, rules
 from diffing.classify import (
     analyse_change,
     change_kind,
     classify_sentence,
+    classify_sentences,
     extract_values,
     split_sentences,
 )
@@ -416,3 +417,65 @@ def test_every_letter_is_inside_a_sentence(text: str) -> None:
     inside = {i for s, e in sentence_spans(text) for i in range(s, e)}
     letters = [i for i, c in enumerate(text) if re.match(r"[^\W\d_]", c)]
     assert [text[i] for i in letters if i not in inside] == []
+
+
+def test_classify_sentences_gives_each_sentences_classification() -> None:
+    """A batch (scanned in one pass, repeats and remembered sentences among them) gives what
+    one sentence at a time gives, in the order asked."""
+    sentences = [s for p in ("000", "003") for s in split_sentences(_seed(p))][:400]
+    one_by_one = [classify_sentence(s) for s in sentences]
+    classify._MEMO.cache_clear()
+    half = len(sentences) // 2
+    assert classify_sentences(sentences[:half]) == one_by_one[:half]
+    batch = [*sentences, *sentences[:10]]  # half remembered now, half new, some twice
+    assert classify_sentences(batch) == [*one_by_one, *one_by_one[:10]]
+    assert classify_sentences([]) == []
+    # the caller gets its own lists: changing them changes nothing remembered
+    first = classify_sentences(["We sell data to Google."])[0]
+    first[1]["third_parties"].append("changed")
+    assert classify_sentence("We sell data to Google.")[1]["third_parties"] == ["Google"]
+
+
+def test_classification_memo_keeps_the_most_recent() -> None:
+    memo = classify._Memo(2)
+    a, b, c = (("Other", ()),) * 3
+    memo.put("a", a)
+    memo.put("b", b)
+    assert memo.get("a") == a  # "a" used last: "b" goes first
+    memo.put("c", c)
+    assert memo.get("b") is None
+    assert memo.get("a") == a and memo.get("c") == c
+
+
+_DATED = st.lists(
+    st.sampled_from(
+        [
+            *("Last updated: June 1, 2020", "Effective date:  2021-05-01", "Stand: 01.05.2021"),
+            *("updated", "June", "2020", "We", "collect", "data.", " ", "\n", "\n\n", "\t", "*"),
+        ]
+    ),
+    max_size=30,
+).map(" ".join)
+
+
+@settings(max_examples=200, deadline=None)
+@given(_DATED)
+def test_solid_count_of_a_masked_text(text: str) -> None:
+    """The cheap count that rules out date-only changes is the masked text's own count."""
+    masked = classify._mask_dates(text)
+    assert classify._solid_masked(text) == len("".join(masked.split()))
+
+
+@pytest.mark.parametrize(
+    ("old", "new", "kind"),
+    [
+        ("Updated: June 1, 2020\n\nWe do.", "Updated: June 12, 2020\n\nWe do it.", "substantive"),
+        ("Updated: June 1, 2020\n\nWe do.", "Updated: June 1, 2021\n\nWe go.", "substantive"),
+        ("Updated: June 1, 2020\n\nWe do.", "Updated:  2021-06-01\n\nWe  do.", "date-only"),
+    ],
+)
+def test_date_only_needs_equal_texts_around_the_dates(old: str, new: str, kind: str) -> None:
+    """Texts around the dates of equal length but other words, or of other lengths: not
+    date-only; only whitespace and the date phrases changed: date-only."""
+    assert analyse_change(old, new, diff_texts(old, new)).kind == ChangeKind(kind)
+    assert change_kind(old, new) == ChangeKind(kind)

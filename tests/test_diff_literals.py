@@ -6,7 +6,7 @@ import re
 import sys
 
 import pytest
-from hypothesis import HealthCheck, given, settings
+from hypothesis import HealthCheck, example, given, settings
 from hypothesis import strategies as st
 
 from diffing import classify, dates, literals
@@ -295,4 +295,58 @@ def test_guided_finditer_gives_the_matches_of_finditer(sentence: str) -> None:
 def test_guarded_finditer_gives_the_matches_of_finditer(text: str) -> None:
     expected = [m.span() for m in dates._STATED_RE.finditer(text)]
     got = literals.finditer(dates._STATED_RE, text, dates._STATED_HEADS, None, r"[\w-]")
+    assert [m.span() for m in got] == expected
+
+
+@_SETTINGS
+@given(st.text(alphabet="abcdz-ſt x\x00", max_size=40))
+def test_keyword_index_finds_every_occurrence(text: str) -> None:
+    """Every occurrence of every string, overlapping ones and prefixes of others too, in the
+    order of where they end: the positions a LiteralScanner finds."""
+    index = literals.KeywordIndex(_SCAN_STRINGS)
+    expected = sorted(
+        (i + len(s) - 1, index.strings.index(s))
+        for s in _SCAN_STRINGS
+        for i in range(len(text))
+        if text.startswith(s, i)
+    )
+    hits = index.hits(text)
+    assert sorted(hits) == expected
+    assert [end for end, _ in hits] == sorted(end for end, _ in hits)
+    assert index.starts(text) == literals.LiteralScanner(_SCAN_STRINGS).starts(text)
+
+
+def test_keyword_index_rejects_the_empty_string_and_may_be_empty() -> None:
+    with pytest.raises(ValueError, match="empty string"):
+        literals.KeywordIndex(["a", ""])
+    assert literals.KeywordIndex([]).hits("abc") == []
+
+
+@_SETTINGS
+@given(st.lists(_SENTENCE | st.sampled_from(["", "\x00", "we\x00us", "Ωmega ſtays"]), max_size=8))
+def test_batch_scan_gives_the_scan_of_each_sentence(sentences: list[str]) -> None:
+    """One pass over the sentences joined: the hits cut at the joins give each sentence's own
+    scan, whatever the sentences hold (even the separator)."""
+    expected = [classify._scan(s, literals.fold(s)) for s in sentences]
+    assert classify._scan_batch(sentences) == expected
+
+
+_JOINED_DATE_TEXT = st.lists(
+    st.tuples(
+        st.sampled_from(_DATE_WORDS), st.sampled_from(["", " ", "\n", "ι", "Ι", "-", "x", ". "])
+    ),
+    max_size=40,
+).map(lambda parts: "".join(word + gap for word, gap in parts))
+
+
+@_SETTINGS
+@given(_TEXT | _JOINED_DATE_TEXT)
+@example("Last updated: June 20, 2009")  # a phrase at position 0, with no character before it
+@example("Stand: 01.05.2021 -Stand: 02.05.2021 xStand: 03.05.2021")
+@example("In effect since 2021-05-01. Updatedι 6/20/2009, updated 6/21/2009")
+def test_stated_scan_gives_the_matches_of_finditer(text: str) -> None:
+    """Stated-date phrases are tried only where the folded text has a trigger at a word start
+    (Greek iota leaves \\w when folded): the same matches as a search at every position."""
+    expected = [m.span() for m in dates._STATED_RE.finditer(text)]
+    got = dates._stated_matches(text, literals.fold(text))
     assert [m.span() for m in got] == expected
