@@ -177,10 +177,33 @@ def diff_stats(ops: Sequence[Op]) -> DiffStats:
     character refinement, on whole words) use ``diff_texts(...).stats``."""
     # one findall per kind of op: a newline between op texts cannot join two words
     added, removed, common = (
-        len(_WORD_RE.findall("\n".join(text for op, text in ops if op == kind)))
+        _count_words("\n".join(text for op, text in ops if op == kind))
         for kind in (INSERT, DELETE, EQUAL)
     )
     return _make_stats(added, removed, common)
+
+
+# Each Latin-1 character as a byte: "a" if it is a word character (``\w``), else a space.
+_LATIN1_WORD_BYTES = bytes(ord("a") if _WORD_RE.match(chr(c)) else ord(" ") for c in range(256))
+# Characters beyond Latin-1 that policies use often, none of them a word character: replaced by
+# a space, they leave the runs of word characters as they were.
+_WIDE_NON_WORD = "’“”–—•●„‘…"
+
+
+def _count_words(text: str) -> int:
+    """``len(_WORD_RE.findall(text))``, a few times faster for text in Latin-1 (once its common
+    wide punctuation is a space): as the runs of word bytes once each byte is mapped to a word
+    byte or a space."""
+    try:
+        data = text.encode("latin-1")
+    except UnicodeEncodeError:
+        for ch in _WIDE_NON_WORD:
+            text = text.replace(ch, " ")
+        try:
+            data = text.encode("latin-1")
+        except UnicodeEncodeError:
+            return len(_WORD_RE.findall(text))
+    return len(data.translate(_LATIN1_WORD_BYTES).split())
 
 
 def _make_stats(added: int, removed: int, common: int) -> DiffStats:
@@ -201,7 +224,7 @@ def _line_words(line: str) -> int:
     if n is None:
         if len(_LINE_WORDS) >= _LINE_WORDS_MAX:
             _LINE_WORDS.clear()
-        n = _LINE_WORDS[line] = len(_WORD_RE.findall(line))
+        n = _LINE_WORDS[line] = _count_words(line)
     return n
 
 
@@ -223,10 +246,10 @@ def _stats(ops: Sequence[Op], old_lines: Sequence[str], new_lines: Sequence[str]
     deleted = [text for op, text in ops if op == DELETE]
     equal = [text for op, text in ops if op == EQUAL]
     if sum(map(len, deleted)) <= sum(map(len, equal)):
-        removed = len(_WORD_RE.findall("\n".join(deleted)))
+        removed = _count_words("\n".join(deleted))
         common = words_old - removed
     else:
-        common = len(_WORD_RE.findall("\n".join(equal)))
+        common = _count_words("\n".join(equal))
         removed = words_old - common
     return _make_stats(words_new - common, removed, common)
 
@@ -303,9 +326,27 @@ def _sentence_spans(text: str) -> tuple[tuple[int, int], ...]:
     spans: list[tuple[int, int]] = []
     pos = 0
     for line in text.splitlines(keepends=True):
-        _line_sentences(text, pos, pos + len(line.rstrip("\r\n")), spans)
+        spans += [(pos + s, pos + e) for s, e in _line_spans(line.rstrip("\r\n"))]
         pos += len(line)
     return tuple(spans)
+
+
+# Sentence spans of lines seen lately, relative to the line start: successive versions of a
+# policy share most of their lines. Speed only: the spans of a line depend on the line alone.
+_LINE_SPANS: dict[str, tuple[tuple[int, int], ...]] = {}
+_LINE_SPANS_MAX = 50_000
+
+
+def _line_spans(line: str) -> tuple[tuple[int, int], ...]:
+    """The sentence spans of one ``line`` (without its line end), relative to its start."""
+    spans = _LINE_SPANS.get(line)
+    if spans is None:
+        if len(_LINE_SPANS) >= _LINE_SPANS_MAX:
+            _LINE_SPANS.clear()
+        found: list[tuple[int, int]] = []
+        _line_sentences(line, 0, len(line), found)
+        spans = _LINE_SPANS[line] = tuple(found)
+    return spans
 
 
 _LEAD_RE = re.compile(r"\s*(?:(?:[*+-]|#{1,6}|>|\d{1,3}[.)])\s+)*")
@@ -380,36 +421,58 @@ def changed_sentence_spans(old: str, new: str, diff: TextDiff) -> tuple[list[Spa
             j += n
     removed = _touched(old, old_edits)
     added = _touched(new, new_edits)
-    removed_keys = Counter(" ".join(old[s:e].split()) for s, e in removed)
-    added_keys = Counter(" ".join(new[s:e].split()) for s, e in added)
-    common = removed_keys & added_keys
-    return _drop_common(new, added, common), _drop_common(old, removed, common)
+    removed_keys = [" ".join(old[s:e].split()) for s, e in removed]
+    added_keys = [" ".join(new[s:e].split()) for s, e in added]
+    common = Counter(removed_keys) & Counter(added_keys)
+    if not common:
+        return added, removed
+    return _drop_common(added, added_keys, common), _drop_common(removed, removed_keys, common)
+
+
+@functools.lru_cache(maxsize=8)
+def _line_starts(text: str) -> list[int]:
+    """The offset of each line of ``text`` (as ``str.splitlines`` cuts it), then ``len(text)``."""
+    return [0, *itertools.accumulate(map(len, text.splitlines(keepends=True)))]
 
 
 def _touched(text: str, edits: list[tuple[int, int]]) -> list[Span]:
+    """The spans of the sentences of ``text`` that an edit overlaps or falls strictly inside,
+    in text order. A sentence never crosses a line end, so only the lines an edit reaches are
+    split: the result is the same as testing every sentence of the whole text."""
     out: list[Span] = []
+    # Edits come from ops: sorted, and each ends where the next starts or before. So the first
+    # edit ending after a sentence starts is the only one to look at: it touches the sentence
+    # if it starts before the sentence ends (overlapping it, or an insertion point inside it).
     starts = [s for s, _ in edits]
-    for s, e in _sentence_spans(text):
-        # edits are sorted by start; look at those starting before the sentence ends
-        k = bisect.bisect_left(starts, e)
-        while k > 0:
-            k -= 1
-            es, ee = edits[k]
-            if ee < s:
-                break
-            overlaps = es < e and ee > s
-            inside = es == ee and s < es < e
-            if overlaps or inside:
-                out.append((s, e))
-                break
+    ends = [e for _, e in edits]
+    n_edits = len(edits)
+    line_starts = _line_starts(text)
+    n_lines = len(line_starts) - 1
+    done = 0  # the lines before this one are looked at already ...
+    done_pos = 0  # ... and this is where it starts
+    for es, ee in edits:  # sorted by start
+        if es < done_pos and ee <= done_pos:
+            continue
+        first = bisect.bisect_right(line_starts, es) - 1
+        last = bisect.bisect_right(line_starts, ee - 1) - 1 if ee > es else first
+        for n in range(max(first, done), min(last + 1, n_lines)):
+            ls = line_starts[n]
+            for rs, re_ in _line_spans(text[ls : line_starts[n + 1]].rstrip("\r\n")):
+                s = ls + rs
+                k = bisect.bisect_right(ends, s)
+                if k < n_edits and starts[k] < ls + re_:
+                    out.append((s, ls + re_))
+        if last + 1 > done:
+            done = last + 1
+            done_pos = line_starts[min(done, n_lines)]
     return out
 
 
-def _drop_common(text: str, spans: list[Span], common: Counter[str]) -> list[Span]:
+def _drop_common(spans: list[Span], keys: list[str], common: Counter[str]) -> list[Span]:
+    """``spans`` but the first ``common[key]`` of those with each key."""
     left = Counter(common)
     out: list[Span] = []
-    for s, e in spans:
-        key = " ".join(text[s:e].split())
+    for (s, e), key in zip(spans, keys, strict=True):
         if left[key] > 0:
             left[key] -= 1
         else:
@@ -660,8 +723,12 @@ class _Aligner:
             self._emit(DELETE, len(x))
             self._emit(INSERT, len(y))
             return True
+        runs = self.runs  # appended as _emit would, without a call per run
         for op, k in _lcs_runs(x, y):
-            self._emit(op, k)
+            if runs and runs[-1][0] == op:
+                runs[-1] = (op, runs[-1][1] + k)
+            else:
+                runs.append((op, k))
         return True
 
     def _unique_splits(self, alo: int, ahi: int, blo: int, bhi: int) -> list[tuple[int, int, int]]:
@@ -670,12 +737,12 @@ class _Aligner:
         self.budget -= ((ahi - alo) + (bhi - blo)) // SCAN_COST_DIVISOR
         count_a = Counter(a[alo:ahi])
         count_b = Counter(b[blo:bhi])
-        where_b = {b[j]: j for j in range(blo, bhi) if count_b[b[j]] == 1}
-        pairs = [
-            (i, where_b[a[i]], 1)
-            for i in range(alo, ahi)
-            if count_a[a[i]] == 1 and a[i] in where_b and a[i] != _BLANK
-        ]
+        # the tokens once in each side (not whitespace), found without a loop over the tokens
+        once = {t for t, c in count_a.items() if c == 1}
+        once.intersection_update(t for t, c in count_b.items() if c == 1)
+        once.discard(_BLANK)
+        where_b = {t: j for j, t in enumerate(b[blo:bhi], blo) if t in once}
+        pairs = [(i, where_b[t], 1) for i, t in enumerate(a[alo:ahi], alo) if t in once]
         return _longest_increasing(pairs, key=operator.itemgetter(1))
 
     def _histogram_split(
@@ -751,11 +818,13 @@ def _opcodes(x: Sequence[int] | str, y: Sequence[int] | str) -> list[_Opcode]:
 
 
 def _lcs_runs(x: list[int], y: list[int]) -> list[_Run]:
-    """A longest common subsequence of x and y as runs (a pure function of x and y)."""
+    """A longest common subsequence of x and y as runs, none empty (a pure function of x and
+    y)."""
     runs: list[_Run] = []
     for tag, i1, i2, j1, j2 in _opcodes(x, y):
         if tag == "equal":
-            runs.append((EQUAL, i2 - i1))
+            if i2 > i1:
+                runs.append((EQUAL, i2 - i1))
             continue
         if i2 > i1:
             runs.append((DELETE, i2 - i1))
@@ -770,7 +839,8 @@ def _lcs_runs(x: list[int], y: list[int]) -> list[_Run]:
 def _runs_to_ops(
     runs: list[_Run], old_tokens: Sequence[str], new_tokens: Sequence[str], ops: list[Op]
 ) -> None:
-    """Append the text ops of ``runs`` to ``ops`` (not merged: the caller merges them all).
+    """Append the text ops of ``runs`` to ``ops`` (not merged: the semantic cleanup merges
+    them all, so how an equality is cut into ops does not matter).
     Aligned tokens have the same word but maybe not the same whitespace after it; where they
     differ just before a run of edits, the whitespace goes with the edits ("foo bar" ->
     "foo, bar": the space is kept and the comma inserted)."""
@@ -787,16 +857,22 @@ def _runs_to_ops(
                 ops.append((EQUAL, "".join(olds)))
                 continue
             last = n - 1 if k < len(runs) else -1  # the last pair, if edits follow
-            for idx, (t, u) in enumerate(zip(olds, news, strict=True)):
-                if t == u:
-                    ops.append((EQUAL, t))
-                    continue
+            # the pairs whose whitespace differs, found without a loop over all the pairs; the
+            # same tokens between them go out as one equality (the cleanup joins them anyway)
+            start = 0
+            for idx in itertools.compress(range(n), map(operator.ne, olds, news)):
+                if idx > start:
+                    ops.append((EQUAL, "".join(olds[start:idx])))
+                t, u = olds[idx], news[idx]
                 core = t.rstrip()
                 ops.append((EQUAL, core))
                 if idx == last:
                     pend_d, pend_i = t[len(core) :], u[len(core) :]
                 else:
                     _whitespace_ops(t[len(core) :], u[len(core) :], ops)
+                start = idx + 1
+            if start < n:
+                ops.append((EQUAL, "".join(olds[start:])))
             continue
         # a block of edits between two equal runs
         di = dj = 0
@@ -918,19 +994,27 @@ def semantic_cleanup(ops: Iterable[Op], factor: int = 1) -> list[Op]:
     stack: list[str | _Edit] = []
     equal: list[str] = []
     top: _Edit | None = None
+    prev: _Edit | None = None  # the run of edits before the equality before ``top``, if any
+    eq_len = 0  # the length of that equality
     for op, text in ops:
         if not text:
             continue
         if op == EQUAL:
             if top is not None:  # a run of edits ends: fold what it allows
-                if len(stack) >= 3:
-                    _fold(stack, factor)
+                if prev is not None:
+                    n = factor * eq_len  # _fold's first test, without a call when it fails
+                    if not ((n > prev.dlen and n > prev.ilen) or (n > top.dlen and n > top.ilen)):
+                        _fold(stack, factor)
+                        top = cast(_Edit, stack[-1])
+                prev = top
                 top = None
             equal.append(text)
             continue
         if top is None:
             if equal:
-                stack.append("".join(equal))
+                joined = "".join(equal)
+                stack.append(joined)
+                eq_len = len(joined)
                 equal = []
             top = _Edit()
             stack.append(top)

@@ -344,6 +344,24 @@ def test_changed_sentences_ignores_moves_and_whitespace() -> None:
     assert added == [] and removed == []
 
 
+@pytest.mark.parametrize("name", CASES)
+def test_changed_sentence_spans_of_real_revisions_match_splitting_whole_texts(name: str) -> None:
+    # only the lines an edit reaches are split (sentences never cross a line end): the spans
+    # are those found by splitting both whole texts, both ways round, cold and with the per-line
+    # cache filled
+    from tests.test_diff_properties import _reference_changed_spans
+
+    case = GOLDEN / name
+    old = (case / "old.md").read_text(encoding="utf-8")
+    new = (case / "new.md").read_text(encoding="utf-8")
+    for a, b in ((old, new), (new, old)):
+        result = diff_texts(a, b)
+        expected = _reference_changed_spans(a, b, result.ops)
+        differ._LINE_SPANS.clear()
+        assert differ.changed_sentence_spans(a, b, result) == expected
+        assert differ.changed_sentence_spans(a, b, result) == expected
+
+
 def test_edit_size_and_seed_edit() -> None:
     old = _seed("000")
     new = old.replace("6/20/2009", "3/1/2012")

@@ -190,3 +190,166 @@ def test_refinement_on_positions_matches_the_op_by_op_cleanup(deleted: str, inse
 @given(st.lists(st.integers(0, 6)), st.lists(st.integers(0, 6)))
 def test_shared_is_the_multiset_intersection(a: list[int], b: list[int]) -> None:
     assert differ._shared(Counter(a), Counter(b)) == (Counter(a) & Counter(b)).total()
+
+
+# Texts of sentences, lines and list marks, with every kind of line break str.splitlines knows
+# and the stops, abbreviations and quotes the sentence splitter looks at.
+_SENTENCE_PARTS = st.sampled_from(
+    [
+        *("We", "we", "share", "Data", "e.g.", "Inc.", "U.S.", "A.", "x", "2024", "é", "_"),
+        *(". ", "! ", "? ", "… ", '." ', ".) ", ".", " ", "  ", "\t", "\u00a0"),
+        *("\n", "\n\n", "\r\n", "\r", "\u2028", "\x85", "\x0c", "\x1e"),
+        *("- ", "* ", "1. ", "## ", "> ", "\n- ", "\n1) "),
+    ]
+)
+_SENTENCE_TEXT = st.one_of(
+    st.lists(_SENTENCE_PARTS, max_size=50).map("".join), st.text(max_size=80)
+)
+
+
+def _touched_everywhere(text: str, edits: list[tuple[int, int]]) -> list[tuple[int, int]]:
+    """The sentences of the whole of ``text`` that an edit overlaps or that an insertion point
+    falls strictly inside."""
+    return [
+        (s, e)
+        for s, e in differ.sentence_spans(text)
+        if any((es < e and ee > s) or (es == ee and s < es < e) for es, ee in edits)
+    ]
+
+
+def _reference_changed_spans(
+    old: str, new: str, ops: tuple[tuple[int, str], ...]
+) -> tuple[list[tuple[int, int]], list[tuple[int, int]]]:
+    """changed_sentence_spans as its docstring defines it, over every sentence of both texts
+    (version 3 splits only the lines the edits reach)."""
+    old_edits: list[tuple[int, int]] = []
+    new_edits: list[tuple[int, int]] = []
+    i = j = 0
+    for op, text in ops:
+        if op == -1:
+            old_edits.append((i, i + len(text)))
+            new_edits.append((j, j))
+            i += len(text)
+        elif op == 1:
+            new_edits.append((j, j + len(text)))
+            old_edits.append((i, i))
+            j += len(text)
+        else:
+            i += len(text)
+            j += len(text)
+    removed = _touched_everywhere(old, old_edits)
+    added = _touched_everywhere(new, new_edits)
+    common = Counter(" ".join(old[s:e].split()) for s, e in removed) & Counter(
+        " ".join(new[s:e].split()) for s, e in added
+    )
+
+    def drop(text: str, spans: list[tuple[int, int]]) -> list[tuple[int, int]]:
+        left = Counter(common)
+        out = []
+        for s, e in spans:
+            key = " ".join(text[s:e].split())
+            if left[key] > 0:
+                left[key] -= 1
+            else:
+                out.append((s, e))
+        return out
+
+    return drop(new, added), drop(old, removed)
+
+
+@settings(max_examples=400, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(_SENTENCE_TEXT, _SENTENCE_TEXT)
+def test_changed_sentence_spans_match_splitting_the_whole_texts(old: str, new: str) -> None:
+    result = diff_texts(old, new)
+    expected = _reference_changed_spans(old, new, result.ops)
+    assert differ.changed_sentence_spans(old, new, result) == expected
+    differ._LINE_SPANS.clear()  # the same from cold
+    assert differ.changed_sentence_spans(old, new, result) == expected
+
+
+@settings(max_examples=300, deadline=None)
+@given(_SENTENCE_TEXT)
+def test_sentence_spans_are_those_of_each_line(text: str) -> None:
+    # the per-line cache of spans gives what splitting each line in place gives
+    spans: list[tuple[int, int]] = []
+    pos = 0
+    for line in text.splitlines(keepends=True):
+        differ._line_sentences(text, pos, pos + len(line.rstrip("\r\n")), spans)
+        pos += len(line)
+    assert differ.sentence_spans(text) == spans
+
+
+@settings(max_examples=500, deadline=None)
+@given(st.one_of(st.text(), _SENTENCE_TEXT, st.text(alphabet=differ._WIDE_NON_WORD + "aé’œ ")))
+def test_count_words_is_the_number_of_regex_words(text: str) -> None:
+    assert differ._count_words(text) == len(_WORD.findall(text))
+
+
+def test_wide_punctuation_replaced_by_spaces_holds_no_word_character() -> None:
+    assert not any(_WORD.match(ch) for ch in differ._WIDE_NON_WORD)
+    assert all(ch > "\xff" for ch in differ._WIDE_NON_WORD)
+
+
+def _reference_semantic_cleanup(ops: list[tuple[int, str]], factor: int) -> list[tuple[int, str]]:
+    """Version 3's semantic cleanup as first written: _fold tried after every run of edits."""
+    stack: list[str | differ._Edit] = []
+    equal: list[str] = []
+    top: differ._Edit | None = None
+    for op, text in ops:
+        if not text:
+            continue
+        if op == 0:
+            if top is not None:
+                if len(stack) >= 3:
+                    differ._fold(stack, factor)
+                top = None
+            equal.append(text)
+            continue
+        if top is None:
+            if equal:
+                stack.append("".join(equal))
+                equal = []
+            top = differ._Edit()
+            stack.append(top)
+        top.add(op, text)
+    if top is not None:
+        differ._fold(stack, factor)
+    if equal:
+        stack.append("".join(equal))
+    out: list[tuple[int, str]] = []
+    for item in stack:
+        if isinstance(item, str):
+            out.append((0, item))
+            continue
+        if item.dlen:
+            out.append((-1, "".join(item.deleted)))
+        if item.ilen:
+            out.append((1, "".join(item.inserted)))
+    return out
+
+
+_OPS = st.lists(st.tuples(st.sampled_from([-1, 0, 1]), st.text(alphabet="ab ", max_size=6)))
+
+
+@settings(max_examples=500, deadline=None)
+@given(_OPS, st.sampled_from([1, 2, 3]))
+def test_semantic_cleanup_matches_folding_after_every_run(
+    ops: list[tuple[int, str]], factor: int
+) -> None:
+    assert semantic_cleanup(ops, factor) == _reference_semantic_cleanup(ops, factor)
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.lists(st.integers(0, 30), max_size=60), st.lists(st.integers(0, 30), max_size=60))
+def test_unique_splits_pair_the_tokens_once_on_each_side(a: list[int], b: list[int]) -> None:
+    aligner = differ._Aligner(10**6)
+    aligner.a, aligner.b = a, b
+    count_a, count_b = Counter(a), Counter(b)
+    where_b = {t: j for j, t in enumerate(b) if count_b[t] == 1}
+    pairs = [
+        (i, where_b[t], 1)
+        for i, t in enumerate(a)
+        if count_a[t] == 1 and t in where_b and t != differ._BLANK
+    ]
+    expected = differ._longest_increasing(pairs, key=lambda p: p[1])
+    assert aligner._unique_splits(0, len(a), 0, len(b)) == expected
