@@ -10,6 +10,10 @@ each URL's captures as one solid zstd-19 stream with long-distance matching, the
 and the whole corpus as one zstd-19 long-distance stream. Snapshots (raw HTML, stored) are shown
 apart from the derived data (texts, diffs, rows, indexes, page slack).
 
+Both snapshot modes run side by side (``--snapshots keep``, the default, and ``none``: texts
+only), each repetition of each in a fresh interpreter; the figures above are ``keep``'s, then
+the share of raw HTML of both and the derived data broken down by what it holds.
+
 Each repetition runs in a fresh interpreter, so no in-process cache (classified sentences,
 stated dates, tokenised texts) carries over from one repetition to the next: the figure is the
 cold cost of building a database from scratch.
@@ -68,7 +72,7 @@ def load() -> list[Row]:
     return rows
 
 
-def run_once(rows: list[Row]) -> dict[str, float]:
+def run_once(rows: list[Row], snapshots: str = "keep") -> dict[str, float]:
     with tempfile.TemporaryDirectory() as tmp:
         db_file = Path(tmp) / "bench.db"
         store = open_store(f"sqlite:///{db_file}")
@@ -87,6 +91,7 @@ def run_once(rows: list[Row]) -> dict[str, float]:
                     content_type=ctype or "",
                 ),
                 None,
+                snapshots,
             )
         t1 = time.process_time()
         analyser = TextAnalyser()
@@ -153,6 +158,7 @@ def main() -> int:
     ap = argparse.ArgumentParser()
     ap.add_argument("--repeat", type=int, default=3)
     ap.add_argument("--one", action="store_true", help="one run in this process, JSON out")
+    ap.add_argument("--snapshots", choices=["keep", "none"], default="keep", help="with --one")
     ap.add_argument(
         "--no-bounds", action="store_true", help="skip the solid-compression bounds (~30 s)"
     )
@@ -162,20 +168,24 @@ def main() -> int:
         return 1
     rows = load()
     if args.one:
-        print(json.dumps(run_once(rows)))
+        print(json.dumps(run_once(rows, args.snapshots)))
         return 0
-    runs = []
+    by_mode: dict[str, list[dict[str, float]]] = {"keep": [], "none": []}
     for _ in range(args.repeat):
-        proc = subprocess.run(
-            [sys.executable, "-m", "bench.bench_store", "--one"],
-            cwd=ROOT,
-            capture_output=True,
-            text=True,
-            check=True,
-        )
-        runs.append(json.loads(proc.stdout))
-    keys = set().union(*runs)
-    med = {k: statistics.median(r.get(k, 0) for r in runs) for k in keys}
+        for mode, runs in by_mode.items():  # interleaved: both modes see the same load
+            proc = subprocess.run(
+                [sys.executable, "-m", "bench.bench_store", "--one", "--snapshots", mode],
+                cwd=ROOT,
+                capture_output=True,
+                text=True,
+                check=True,
+            )
+            runs.append(json.loads(proc.stdout))
+    meds = {}
+    for mode, runs in by_mode.items():
+        keys = set().union(*runs)
+        meds[mode] = {k: statistics.median(r.get(k, 0) for r in runs) for k in keys}
+    med = meds["keep"]
     n = len(rows)
     raw = med["raw"]
     print(f"captures: {n}, raw HTML: {raw / 1e6:.2f} MB, versions built: {med['versions']:.0f}")
@@ -222,7 +232,55 @@ def main() -> int:
         f"blobs, ours: {_fmt(ours)}; baseline plain zstd-{LEVEL} of the same bytes: "
         f"{_fmt(med['plain_blobs'])}; ratio {ours / med['plain_blobs']:.2f}x"
     )
+    print_modes(meds, raw, args.repeat)
     return 0
+
+
+def derived_parts(med: dict[str, float]) -> dict[str, float]:
+    """The database's bytes other than snapshot bytes, by what they hold (whole pages)."""
+    tables = {k.split(":", 1)[1]: v for k, v in med.items() if k.startswith("table:")}
+    blob_bytes = {k.split(":", 1)[1]: v for k, v in med.items() if k.startswith("blob_data:")}
+    parts = {
+        "texts": blob_bytes.get("text", 0),
+        "diff ops": blob_bytes.get("ops", 0),
+        "blob rows (headers, hashes, page slack)": tables.pop("blob", 0) - sum(blob_bytes.values()),
+    }
+    groups = {
+        "clauses": ("clause", "ix_clause_", "sqlite_autoindex_clause_"),
+        "changes": ("change", "ix_change_", "sqlite_autoindex_change_", "diff_params"),
+        "captures": ("capture", "ix_capture_", "sqlite_autoindex_capture_"),
+        "versions": ("version", "sqlite_autoindex_version_"),
+        "blob hash index": ("sqlite_autoindex_blob_",),
+    }
+    for name, prefixes in groups.items():
+        parts[name] = sum(v for t, v in tables.items() if t.startswith(prefixes))
+    derived = med["db_bytes"] - blob_bytes.get("snapshot", 0)
+    parts["schema, small tables, free pages"] = derived - sum(parts.values())
+    return parts
+
+
+def print_modes(meds: dict[str, dict[str, float]], raw: float, repeat: int) -> None:
+    keep, none = meds["keep"], meds["none"]
+    print(f"snapshot modes side by side (median of {repeat} cold runs each):")
+    for mode, med in meds.items():
+        snaps = med.get("blob_data:snapshot", 0)
+        print(
+            f"  --snapshots {mode}: database {_fmt(med['db_bytes'])} = "
+            f"{med['db_bytes'] / raw:.2%} of raw HTML (snapshot bytes {_fmt(snaps)}), "
+            f"CPU {med['cpu_s']:.2f} s"
+        )
+    goal = 0.05 * raw
+    print(
+        f"  none vs the 5% goal: {_fmt(none['db_bytes'])} of {_fmt(goal)} allowed, margin "
+        f"{_fmt(goal - none['db_bytes'])} ({1 - none['db_bytes'] / goal:.1%} of the allowance)"
+    )
+    dk, dn = derived_parts(keep), derived_parts(none)
+    print(
+        f"  derived data (all but snapshot bytes), keep | none: {_fmt(sum(dk.values()))} | "
+        f"{_fmt(sum(dn.values()))} ({sum(dn.values()) / raw:.2%} of raw HTML), of which:"
+    )
+    for name in dk:
+        print(f"    {name}: {_fmt(dk[name])} | {_fmt(dn[name])} ({dn[name] / raw:.2%})")
 
 
 if __name__ == "__main__":

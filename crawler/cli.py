@@ -346,6 +346,7 @@ def cmd_reextract(args: argparse.Namespace) -> int:
     try:
         pid = policy_id(store, args.policy) if args.policy else None
         refs = store.snapshot_refs(pid)
+        unreachable = store.without_snapshot(pid)
         changed = 0
         for capture_id, _policy, snapshot_id, url, ctype in refs:
             doc = normalize(store.read_blob(snapshot_id), url=url, content_type=ctype)
@@ -362,6 +363,12 @@ def cmd_reextract(args: argparse.Namespace) -> int:
         f"re-extracted {len(refs)} snapshots: {changed} texts changed; "
         f"versions: {added} added, {removed} replaced"
     )
+    if unreachable:
+        print(
+            f"{unreachable} fetched captures have no raw snapshot (crawled with --snapshots "
+            "none): their texts stay as extracted; to re-extract them, fetch them again from the "
+            "archive with a crawl into a new database with --snapshots keep"
+        )
     return 0
 
 

@@ -15,6 +15,8 @@ from crawler.cliutil import (
     CliError,
     db_arg,
     positive_arg,
+    snapshots_arg,
+    snapshots_mode,
 )
 
 REDIS_HELP = "the cluster's Redis server, e.g. redis://10.0.0.5:6379/0"
@@ -58,6 +60,7 @@ def register(sub: Any) -> None:
         help="exit after this long without work (default 30)",
     )
     p.add_argument("--log-level", default="WARNING", choices=["DEBUG", "INFO", "WARNING", "ERROR"])
+    snapshots_arg(p)
     db_arg(p)
     p.set_defaults(func=cmd_worker)
 
@@ -104,6 +107,7 @@ def cmd_worker(args: argparse.Namespace) -> int:
         backoff_seconds=args.backoff,
         idle_timeout=args.idle_timeout,
         log_level=args.log_level,
+        extra_settings={"POLICYTRAIL_SNAPSHOTS": snapshots_mode(args)},
     )
     try:
         summary = run_worker(opts)

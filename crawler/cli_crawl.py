@@ -16,7 +16,9 @@ from crawler.cliutil import (
     db_arg,
     positive_arg,
     retry_unfetchable_arg,
+    snapshots_arg,
     timestamp_arg,
+    without_snapshot_note,
 )
 
 
@@ -69,6 +71,7 @@ def register(sub: Any) -> None:
     )
     p.add_argument("--log-level", default="WARNING", choices=["DEBUG", "INFO", "WARNING", "ERROR"])
     retry_unfetchable_arg(p)
+    snapshots_arg(p)
     db_arg(p)
     p.set_defaults(func=cmd_crawl)
 
@@ -99,8 +102,8 @@ def cmd_crawl(args: argparse.Namespace) -> int:
     print(f"run {summary.run_id} {summary.status}: {summary.line()}")
     t = summary.totals
     print(
-        f"database: {t['policies']} policies, {t['captures']} captures, {t['fetched']} fetched, "
-        f"{t['versions']} versions, {t['changes']} changes"
+        f"database: {t['policies']} policies, {t['captures']} captures, {t['fetched']} fetched"
+        f"{without_snapshot_note(t)}, {t['versions']} versions, {t['changes']} changes"
     )
     for kind, n in sorted(summary.errors.items()):
         print(f"  errors[{kind}] = {n}")

@@ -16,7 +16,9 @@ from crawler.cliutil import (
     db_arg,
     positive_arg,
     retry_unfetchable_arg,
+    snapshots_arg,
     timestamp_arg,
+    without_snapshot_note,
 )
 from crawler.cliutil import crawl_options as cliutil_crawl_options
 from storage import open_store
@@ -64,6 +66,7 @@ def add_run_options(p: argparse.ArgumentParser) -> list[argparse.Action]:
             "--log-level", default="WARNING", choices=["DEBUG", "INFO", "WARNING", "ERROR"]
         ),
     ]
+    actions.append(snapshots_arg(p))
     db_arg(p)
     actions.append(p._option_string_actions["--db"])
     return actions
@@ -133,7 +136,8 @@ def cmd_run(args: argparse.Namespace) -> int:
         t = s.totals
         print(
             f"database: {t['policies']} policies, {t['captures']} captures, "
-            f"{t['fetched']} fetched, {t['versions']} versions, {t['changes']} changes"
+            f"{t['fetched']} fetched{without_snapshot_note(t)}, {t['versions']} versions, "
+            f"{t['changes']} changes"
         )
         for kind, n in sorted(s.errors.items()):
             print(f"  errors[{kind}] = {n}")

@@ -61,6 +61,41 @@ def retry_unfetchable_arg(p: argparse.ArgumentParser) -> None:
     )
 
 
+SNAPSHOTS_ENV = "POLICYTRAIL_SNAPSHOTS"
+
+
+def snapshots_arg(p: argparse.ArgumentParser) -> argparse.Action:
+    """``--snapshots keep|none`` of the commands that fetch (crawl, run, schedule, worker)."""
+    from storage.repository import SNAPSHOT_MODES
+
+    return p.add_argument(
+        "--snapshots",
+        choices=SNAPSHOT_MODES,
+        default=None,
+        help="keep each fetched capture's raw HTML beside its text (keep, the default: texts "
+        "can be re-extracted later) or store only the text (none: a fraction of the space; "
+        f"the archive keeps the raw capture). Default: ${SNAPSHOTS_ENV} or keep",
+    )
+
+
+def snapshots_mode(args: argparse.Namespace) -> str:
+    """The ``--snapshots`` mode of a command: the option, else ``$POLICYTRAIL_SNAPSHOTS``."""
+    import os
+
+    from storage.repository import SNAPSHOT_MODES
+
+    mode = getattr(args, "snapshots", None) or os.environ.get(SNAPSHOTS_ENV) or "keep"
+    if mode not in SNAPSHOT_MODES:
+        raise CliError(f"{SNAPSHOTS_ENV}={mode!r} is not one of {', '.join(SNAPSHOT_MODES)}")
+    return mode
+
+
+def without_snapshot_note(totals: dict[str, int]) -> str:
+    """`` (N without raw snapshot)`` for a summary line, when some fetched captures have none."""
+    n = totals.get("without_snapshot", 0)
+    return f" ({n} without raw snapshot)" if n else ""
+
+
 def policy_id(store: Any, url: str) -> int:
     pid = store.find_policy(url)
     if pid is None:
@@ -85,4 +120,5 @@ def crawl_options(args: argparse.Namespace, urls_file: str) -> Any:
         backoff_seconds=args.backoff,
         log_level=args.log_level,
         retry_unfetchable=getattr(args, "retry_unfetchable", False),  # crawl and run only
+        extra_settings={"POLICYTRAIL_SNAPSHOTS": snapshots_mode(args)},
     )

@@ -46,6 +46,7 @@ CHECKS: dict[str, Callable[[str], str | None]] = {
     "POLICYTRAIL_RETRY_BACKOFF_SECONDS": _number(0),
     "POLICYTRAIL_DB_BUSY_TIMEOUT": _number(0),
     "POLICYTRAIL_PACING": _choice("schedule", "delay"),
+    "POLICYTRAIL_SNAPSHOTS": _choice("keep", "none"),
 }
 
 

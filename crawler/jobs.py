@@ -133,6 +133,7 @@ def run_crawl(opts: CrawlOptions) -> CrawlSummary:
                 "to": opts.to_ts,
                 "sample": opts.sample,
                 "retry_unfetchable": opts.retry_unfetchable,
+                "snapshots": opts.extra_settings.get("POLICYTRAIL_SNAPSHOTS", "keep"),
             },
         )
     finally:

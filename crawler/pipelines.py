@@ -18,15 +18,18 @@ from crawler.triage import leaves_policy
 from diffing.analysis import TextAnalyser
 from diffing.normalize import normalize
 from storage import Store
-from storage.repository import FetchResult, StoredContent
+from storage.repository import SNAPSHOT_MODES, FetchResult, StoredContent
 
 logger = logging.getLogger(__name__)
 
 
-def store_fetched(store: Store, item: FetchedCapture, run_id: int | None) -> str:
+def store_fetched(
+    store: Store, item: FetchedCapture, run_id: int | None, snapshots: str = "keep"
+) -> str:
     """Normalise and store one capture; returns the state it was stored in. Content reached
     through archived redirects is the capture's content only when it is still the policy
-    (``crawler.triage.leaves_policy``); otherwise the capture is a redirect that left it."""
+    (``crawler.triage.leaves_policy``); otherwise the capture is a redirect that left it.
+    ``snapshots``: ``keep`` stores the raw bytes too, ``none`` only what was extracted."""
     t = item.target
     document = None
     state, error, leaves = item.state, item.error, item.leaves_policy
@@ -48,7 +51,7 @@ def store_fetched(store: Store, item: FetchedCapture, run_id: int | None) -> str
             capture=item.capture,
             archive=item.archive,
             state=state,
-            body=item.body,
+            body=item.body if snapshots == "keep" else None,
             content_type=item.content_type,
             document=document,
             redirect_to=item.redirect_to,
@@ -102,6 +105,10 @@ class StorePipeline:
     def __init__(self, crawler: Crawler) -> None:
         self.crawler = crawler
         self.analyser = TextAnalyser()
+        self.snapshots = str(crawler.settings.get("POLICYTRAIL_SNAPSHOTS") or "keep")
+        if self.snapshots not in SNAPSHOT_MODES:
+            modes = ", ".join(SNAPSHOT_MODES)
+            raise ValueError(f"POLICYTRAIL_SNAPSHOTS={self.snapshots!r} is not one of {modes}")
 
     @classmethod
     def from_crawler(cls, crawler: Crawler) -> StorePipeline:
@@ -121,7 +128,8 @@ class StorePipeline:
         worker = self.spider.worker
         run_id = self.spider.run_id
         if isinstance(item, FetchedCapture):
-            state = await worker.run(lambda s: store_fetched(s, item, run_id))
+            snapshots = self.snapshots
+            state = await worker.run(lambda s: store_fetched(s, item, run_id, snapshots))
             if state != item.state:  # content at the end of a redirect chain left the policy
                 self.crawler.stats.inc_value("policytrail/redirect/leaves-policy")
                 self.crawler.stats.inc_value("policytrail/capture_redirect")

@@ -15,6 +15,9 @@ policytrail's own settings, all prefixed ``POLICYTRAIL_``:
 The environment variables ``POLICYTRAIL_DOWNLOAD_TIMEOUT``, ``POLICYTRAIL_DOWNLOAD_MAXSIZE`` (bytes)
 and ``POLICYTRAIL_RETRY_BACKOFF_SECONDS`` override those (the fault tests run with short ones; a
 larger size with ``--retry-unfetchable`` fetches captures that were too large).
+- ``POLICYTRAIL_SNAPSHOTS`` (``keep``): ``keep`` stores each fetched capture's raw bytes beside its
+  text; ``none`` only the text and what was read from it (``--snapshots``). The environment
+  variable of the same name sets the default.
 - ``POLICYTRAIL_PROGRESS`` (auto) and ``POLICYTRAIL_PROGRESS_INTERVAL`` (0.5 s): the progress line
   on stderr (``auto``: only on a terminal); see ``crawler/progress.py``.
 The defaults follow the Internet Archive's published practice; a local archive can go faster.
@@ -50,6 +53,7 @@ POLICYTRAIL_REPLAY_PER_SECOND = 8.0
 POLICYTRAIL_PACING = os.environ.get("POLICYTRAIL_PACING") or "schedule"
 POLICYTRAIL_BACKOFF_SECONDS = 60.0
 POLICYTRAIL_MAX_429 = 3
+POLICYTRAIL_SNAPSHOTS = os.environ.get("POLICYTRAIL_SNAPSHOTS") or "keep"  # keep | none
 
 CONCURRENT_REQUESTS = 8
 CONCURRENT_REQUESTS_PER_DOMAIN = 8

@@ -1,9 +1,10 @@
-"""Compression of stored bytes: zstd, with the previous version of the same policy as a raw-content
-dictionary when there is one. A date-only edit of a 100k-char policy then costs tens of bytes
-instead of ~27 kB. A snapshot's dictionary also starts with its own capture's text (stored
-anyway): most of a policy page's bytes are its words, so a snapshot whose words changed costs
-about its markup changes (on the sample: 1.66 MB of snapshots instead of 2.09 MB). Chains are cut
-every ``MAX_DEPTH`` links so a read never decodes more than that."""
+"""Compression of stored bytes: zstd, with the previous version of the same policy (for a text,
+its two newest texts) as a raw-content dictionary when there is one. A date-only edit of a
+100k-char policy then costs tens of bytes instead of ~27 kB. A snapshot's dictionary also starts
+with its own capture's text (stored anyway): most of a policy page's bytes are its words, so a
+snapshot whose words changed costs about its markup changes (on the sample: 1.66 MB of snapshots
+instead of 2.09 MB). Chains are cut every ``MAX_DEPTH`` links so a read never decodes more than
+that."""
 
 from __future__ import annotations
 
@@ -56,13 +57,22 @@ def compressor(size: int, dictionary: bytes = b"") -> zstandard.ZstdCompressor:
     return zstandard.ZstdCompressor(compression_params=params, dict_data=zdict)
 
 
-def pack(data: bytes, base: bytes | None = None, prefix: bytes | None = None) -> Packed:
+def pack(
+    data: bytes,
+    base: bytes | None = None,
+    prefix: bytes | None = None,
+    *,
+    prefix_is_own: bool = True,
+) -> Packed:
     """Compress ``data``; with ``prefix`` and/or ``base``, against the raw-content dictionary
-    ``prefix + base`` (codec ``zstd-dict``: a reader needs the same bytes back)."""
+    ``prefix + base`` (codec ``zstd-dict``: a reader needs the same bytes back).
+    ``prefix_is_own``: the prefix is the data's own text (a snapshot's), so the dictionary is
+    kept without trying plain zstd; otherwise (a text's older text) it is treated as a base."""
     dictionary = (prefix or b"") + (base or b"")
     if dictionary and len(dictionary) <= MAX_DICT_BYTES:
         with_dict = compressor(len(data), dictionary).compress(data)
-        if len(data) > SMALL or prefix or len(with_dict) * PLAIN_WORTH_TRYING < len(data):
+        sure = prefix is not None and prefix_is_own
+        if len(data) > SMALL or sure or len(with_dict) * PLAIN_WORTH_TRYING < len(data):
             # a dictionary made of the same policy's bytes practically never makes a large
             # input bigger, nor one it shrank 5-fold (plain zstd gets about 3-4-fold on policy
             # text): compressing it a second time without one costs more than it saves

@@ -94,9 +94,11 @@ class PolicyUrl(Base):
 class Blob(Base):
     """Compressed bytes, content-addressed. A ``zstd-dict`` blob is compressed with a raw-content
     dictionary: the bytes of ``extra_base_id`` (if any) followed by those of ``base_id`` (if
-    any). A text's base is the policy's previous text; a snapshot's are its own capture's text
-    (most of a page's words) and the policy's previous snapshot (its markup), which stores a
-    small edit in tens of bytes and a new snapshot in a fraction of its plain zstd size."""
+    any). A text's bases are the policy's two newest texts (the one before the newest as the
+    extra base); a snapshot's are its own capture's text (most of a page's words) and the
+    policy's previous snapshot (its markup), which stores a small edit in tens of bytes and a new
+    snapshot in a fraction of its plain zstd size. A capture fetched with ``--snapshots none``
+    has a text and no snapshot."""
 
     __tablename__ = "blob"
     __table_args__ = (UniqueConstraint("kind", "sha256"),)
@@ -187,7 +189,12 @@ class Change(Base):
     words_added: Mapped[int] = mapped_column(Integer)
     words_removed: Mapped[int] = mapped_column(Integer)
     similarity: Mapped[float] = mapped_column(Float)
-    ops_id: Mapped[int] = mapped_column(ForeignKey("blob.id"))  # JSON ops, compressed
+    ops_id: Mapped[int] = mapped_column(ForeignKey("blob.id"))  # run lengths, compressed
+    # the diff's parameters: the set shared by the changes a release of the differ made, and
+    # the ones of this change alone (``storage.repository.split_params``)
+    # (a ``diff_params`` id, not a declared foreign key: SQLite cannot drop a column that is
+    # one, and rebuilding ``change`` would cascade-delete its clauses)
+    params_id: Mapped[int | None] = mapped_column(Integer)
     diff_params: Mapped[dict[str, Any]] = mapped_column(default=dict)
     flags: Mapped[list[Any]] = mapped_column(default=list)
     old_stated_date: Mapped[date | None] = mapped_column(Date)
@@ -195,6 +202,25 @@ class Change(Base):
     # when it happened, as far as the archive can tell: between these two captures
     not_before: Mapped[datetime]
     not_after: Mapped[datetime]
+
+
+class DiffParams(Base):
+    """A set of diff parameters (algorithm, version, settings), stored once and referenced by
+    every change diffed with it: repeated on each change it took two thirds of the table."""
+
+    __tablename__ = "diff_params"
+    id: Mapped[int] = mapped_column(primary_key=True)
+    sha256: Mapped[str] = mapped_column(String(64), unique=True)  # of the canonical JSON
+    params: Mapped[dict[str, Any]] = mapped_column(JSON)
+
+
+class ClauseCategory(Base):
+    """A clause category's name (OPP-115's, e.g. "Third Party Sharing/Collection"), stored
+    once: clause rows and their index hold its id."""
+
+    __tablename__ = "clause_category"
+    id: Mapped[int] = mapped_column(primary_key=True)
+    name: Mapped[str] = mapped_column(String(64), unique=True)
 
 
 class Clause(Base):
@@ -207,7 +233,7 @@ class Clause(Base):
     id: Mapped[int] = mapped_column(primary_key=True)
     change_id: Mapped[int] = mapped_column(ForeignKey("change.id", ondelete="CASCADE"), index=True)
     op: Mapped[int] = mapped_column(Integer)
-    category: Mapped[str] = mapped_column(String(64), index=True)
+    category_id: Mapped[int] = mapped_column(ForeignKey("clause_category.id"), index=True)
     count: Mapped[int] = mapped_column(Integer, default=1)  # sentences in the row
     packed: Mapped[bytes | None] = mapped_column(LargeBinary)
     sentence: Mapped[str | None] = mapped_column(Text)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import itertools
 import json
 from collections.abc import Iterator, Sequence
 from datetime import UTC, date, datetime
@@ -10,7 +11,7 @@ from typing import Any
 
 import pytest
 from alembic import command
-from sqlalchemy import select
+from sqlalchemy import func, select
 
 from diffing.records import CaptureRef, ChangeAnalysis, ChangeKind, DiffStats, Document, TextDiff
 from storage import StorageError, Store, open_store
@@ -366,7 +367,7 @@ def test_clauses_are_stored_as_spans_and_read_back_whole(store: Store) -> None:
     (sharing,) = store.changes(t.policy_id, category="Third Party Sharing/Collection")
     assert sharing.id == change.id
     with store.engine.connect() as conn:
-        rows = conn.execute(select(Clause.op, Clause.category, Clause.sentence)).all()
+        rows = conn.execute(select(Clause.op, Clause.category_id, Clause.sentence)).all()
     assert len(rows) == len({(c["op"], c["category"]) for c in expected})
     assert all(sentence is None for _, _, sentence in rows)  # no sentence stored twice
     vs = store.versions(t.policy_id)
@@ -580,3 +581,183 @@ def test_new_sqlite_database_uses_small_pages(tmp_path: Path) -> None:
     with s.engine.connect() as conn:
         assert conn.exec_driver_sql("PRAGMA page_size").scalar() == SQLITE_PAGE_SIZE == 2048
     s.close()
+
+
+def test_ops_format_3_round_trips_and_older_formats_still_read() -> None:
+    from storage.repository import decode_ops, pack_runs
+
+    old = "abc déf " + "x" * 300 + " ghi"
+    new = "abc xyz " + "x" * 300 + " ghi ✓"
+    ops = [(0, "abc "), (-1, "déf"), (1, "xyz"), (0, " " + "x" * 300 + " ghi"), (1, " ✓")]
+    packed = pack_runs(ops)
+    assert packed[0] == 3 and len(packed) == 1 + 1 + 1 + 1 + 2 + 1
+    assert decode_ops(packed, old, new) == ops
+    for stored in (run_lengths(ops), compact_ops(ops)):  # formats 2 and 1, as JSON blobs
+        assert decode_ops(json.dumps(stored).encode(), old, new) == ops
+    with pytest.raises(StorageError, match="does not match"):
+        decode_ops(packed, old, new + "!")
+    with pytest.raises(StorageError, match="truncated"):
+        decode_ops(packed[:-1] + b"\x80", old, new)
+    with pytest.raises(StorageError, match="unknown format"):
+        decode_ops(b"\x07\x01", old, new)
+
+
+def test_clause_form_2_round_trips_smaller_and_form_1_still_reads() -> None:
+    from storage import clauses as packing
+
+    spans = [(3, 40, {}), (41, 180, {"third_parties": ["Google", "Meta ✓"]}), (500, 5000, {})]
+    v1, v2 = packing.pack_spans_v1(spans), packing.pack_spans(spans)
+    assert v1[:4] == b"\x28\xb5\x2f\xfd" and v2[0] in (packing.RAW, packing.ZSTD)
+    assert packing.spans_of(v1, 6000) == packing.spans_of(v2, 6000) == spans
+    few: list[tuple[int, int, dict[str, list[str]]]] = [(0, 12, {})]
+    assert len(packing.pack_spans(few)) < len(packing.pack_spans_v1(few)) / 4
+    assert packing.spans_of(packing.pack_spans([]), 0) == []
+    with pytest.raises(packing.ClauseFormatError, match="do not fit"):
+        packing.spans_of(v2, 4999)
+    for bad in (v2[:3], b"\x02\x05\x01", b"\x09abc", b"\x03not zstd", b""):
+        with pytest.raises(packing.ClauseFormatError):
+            packing.spans_of(bad, 6000)
+
+
+class ParamsAnalyser(FakeAnalyser):
+    """Diff parameters as the differ names them: a shared configuration and per-change counts."""
+
+    def compare(
+        self, old: str, new: str, history: Sequence[str]
+    ) -> tuple[TextDiff, ChangeAnalysis]:
+        diff, analysis = super().compare(old, new, history)
+        params: dict[str, object] = {
+            "algorithm": "fake",
+            "version": 7,
+            "tokenizer": r"\s+",
+            "work_budget": 1000 + len(old) + len(new),
+            "coarse_regions": len(new) % 2,
+            "unrelated_regions": 0,
+        }
+        return TextDiff(diff.ops, diff.stats, params), analysis
+
+
+def test_diff_params_are_stored_once_per_set_and_read_back_whole(store: Store) -> None:
+    from storage.models import Change, DiffParams
+
+    t = store.track(["https://a.org/privacy"])[0]
+    for i, text in enumerate(["A one", "B two two", "C three", "D"]):
+        save(store, t.policy_id, t.url_id, f"202{i}0101000000", text)
+    analyser = ParamsAnalyser()
+    store.rebuild_versions(t.policy_id, analyser)
+    vs = store.versions(t.policy_id)
+    assert store.change_params(vs[0].id) is None
+    for prev, v in itertools.pairwise(vs):
+        old, new = store.read_text(prev.text_id), store.read_text(v.text_id)
+        assert store.change_params(v.id) == analyser.compare(old, new, [])[0].params
+    with store.engine.connect() as conn:
+        assert conn.execute(select(DiffParams.params)).scalars().all() == [
+            {"algorithm": "fake", "version": 7, "tokenizer": r"\s+"}
+        ]
+        own = conn.execute(select(Change.diff_params).order_by(Change.id)).scalars().all()
+    assert all(set(p) == {"work_budget", "coarse_regions", "unrelated_regions"} for p in own)
+    # a new store (no cache) on the same database reuses the stored set
+    other = open_store(str(store.engine.url.render_as_string(hide_password=False)))
+    save(other, t.policy_id, t.url_id, "20250101000000", "E five")
+    other.rebuild_versions(t.policy_id, ParamsAnalyser())
+    other.close()
+    with store.engine.connect() as conn:
+        assert conn.execute(select(func.count()).select_from(DiffParams)).scalar() == 1
+
+
+def test_migration_0004_writes_old_formats_back_and_reads_them_again(db_url: str) -> None:
+    """Down to 0003: diff parameters whole on each change, ops as JSON runs, clause rows as
+    zstd JSON (what 0003's code reads); up again: every read gives the same as before."""
+    import sqlalchemy as sa
+    import zstandard
+
+    from diffing.analysis import TextAnalyser
+    from storage.db import make_engine
+
+    old = _seed_text("003")
+    paragraphs = old.split("\n\n")
+    new = "\n\n".join([*paragraphs[:3], "We share your data with Google.", *paragraphs[4:]])
+    store = open_store(db_url)
+    t = store.track(["https://a.org/privacy"])[0]
+    save(store, t.policy_id, t.url_id, "20200101000000", old)
+    save(store, t.policy_id, t.url_id, "20200201000000", new)
+    save(store, t.policy_id, t.url_id, "20200301000000", old)  # the same ops again, reversed
+    store.rebuild_versions(t.policy_id, TextAnalyser())
+    vs = store.versions(t.policy_id)
+
+    def reads(s: Store) -> tuple[Any, ...]:
+        return (
+            s.changes(),
+            [s.change_ops(v.id) for v in vs],
+            [s.change_params(v.id) for v in vs],
+        )
+
+    before = reads(store)
+    assert before[0][0].clauses and before[2][1] and before[2][1]["version"]
+    store.close()
+    engine = make_engine(db_url)
+    cfg = alembic_config(engine)
+    # the first change's runs as an older version stored them: the downgrade reuses that blob
+    first_ops = before[1][1]
+    assert first_ops is not None
+    legacy = json.dumps(run_lengths(first_ops), separators=(",", ":")).encode()
+    with engine.begin() as conn:
+        conn.execute(
+            sa.text(
+                "INSERT INTO blob (kind, sha256, size, codec, depth, data) "
+                "VALUES ('ops', :sha, :size, 'zstd', 0, :data)"
+            ),
+            {"sha": sha256(legacy), "size": len(legacy), "data": pack(legacy).data},
+        )
+        legacy_id = conn.exec_driver_sql("SELECT max(id) FROM blob").scalar()
+    with engine.begin() as conn:
+        cfg.attributes["connection"] = conn
+        command.downgrade(cfg, "0003")
+    with engine.connect() as conn:
+        params = conn.exec_driver_sql('SELECT diff_params FROM "change" ORDER BY id').scalars()
+        whole = [p if isinstance(p, dict) else json.loads(p) for p in params]
+        ops = conn.exec_driver_sql("SELECT data FROM blob WHERE kind = 'ops'").scalars().all()
+        packed = conn.exec_driver_sql("SELECT packed FROM clause").scalars().all()
+        names = set(conn.exec_driver_sql("SELECT category FROM clause").scalars())
+        tables = sa.inspect(conn).get_table_names()
+        first_ops_id = conn.exec_driver_sql('SELECT ops_id FROM "change" ORDER BY id').scalar()
+    engine.dispose()
+    assert whole == before[2][1:] and "diff_params" not in tables
+    assert len(ops) == 2 and first_ops_id == legacy_id
+    assert names == {c["category"] for ch in before[0] for c in ch.clauses}
+    assert "clause_category" not in tables
+    for data in ops:  # format 2: the JSON runs 0003 reads
+        assert json.loads(zstandard.ZstdDecompressor().decompress(data))["format"] == 2
+    assert packed and all(bytes(p)[:4] == b"\x28\xb5\x2f\xfd" for p in packed)
+    store = open_store(db_url)  # up to head again
+    try:
+        assert reads(store) == before
+    finally:
+        store.close()
+
+
+def test_text_is_compressed_against_the_two_newest_texts_of_its_policy(store: Store) -> None:
+    """A policy that was briefly something else (a stub, another text) and came back: its
+    text costs its edit, not a whole text, as the one before the newest is a base too."""
+    from storage.models import Blob, Capture
+
+    a, b = _seed_text("003"), _seed_text("001")
+    back = a.replace("privacy", "Privacy", 1)
+    assert back != a
+    t = store.track(["https://a.org/privacy"])[0]
+    for ts, text in (("20200101000000", a), ("20200201000000", b), ("20200301000000", back)):
+        save(store, t.policy_id, t.url_id, ts, text)
+    with store.engine.connect() as conn:
+        rows = conn.execute(
+            select(Blob.id, Blob.base_id, Blob.extra_base_id, func.length(Blob.data))
+            .join(Capture, Capture.text_id == Blob.id)
+            .order_by(Capture.timestamp)
+        ).all()
+    (a_id, *_), (b_id, b_base, *_), (back_id, base, extra, n) = rows
+    assert b_base == a_id and (base, extra) == (b_id, a_id)
+    assert n * 10 < len(pack(back.encode()).data)  # about the edit, not the text
+    fresh = open_store(str(store.engine.url.render_as_string(hide_password=False)))
+    try:  # no cache: decoded from the database, both bases
+        assert [fresh.read_text(i) for i in (a_id, b_id, back_id)] == [a, b, back]
+    finally:
+        fresh.close()

@@ -92,3 +92,87 @@ def test_writers_storing_the_same_blobs_at_once_all_succeed(db_url: str) -> None
     assert check.read_text(text_id) == TEXT
     assert check.read_blob(snapshot_id) == BODY
     check.close()
+
+
+def test_a_diff_parameter_set_or_category_stored_meanwhile_is_reused(
+    postgres_server: Any,
+) -> None:
+    """Diff parameter sets and clause categories are stored once, like blobs: a row another
+    writer committed between this writer's lookup and its insert is used, not an error. (On
+    SQLite the lookup already runs inside the write transaction, so this race is PostgreSQL's.)"""
+    import json
+    from collections.abc import Sequence
+    from datetime import date
+
+    from sqlalchemy import text
+
+    from diffing.records import ChangeAnalysis, ChangeKind, DiffStats, TextDiff
+    from diffing.records import Clause as AnalysedClause
+    from storage.blobs import sha256
+    from storage.models import ClauseCategory, DiffParams
+
+    params: dict[str, object] = {"algorithm": "fake", "version": 1, "work_budget": 5}
+    shared = json.dumps({"algorithm": "fake", "version": 1}, sort_keys=True, separators=(",", ":"))
+
+    class Analyser:
+        def stated_date(self, text: str) -> date | None:
+            return None
+
+        def compare(
+            self, old: str, new: str, history: Sequence[str]
+        ) -> tuple[TextDiff, ChangeAnalysis]:
+            clause = AnalysedClause(1, new, "Data Retention", {}, 0, len(new))
+            stats = DiffStats(1, 1, 0.0)
+            return TextDiff(((-1, old), (1, new)), stats, params), ChangeAnalysis(
+                ChangeKind.SUBSTANTIVE, clauses=(clause,)
+            )
+
+    postgres_server.reset()
+    url = str(postgres_server.url)
+    store = open_store(url)
+    t = store.track(["https://a.example.org/privacy"])[0]
+    for ts, body in (("20200101000000", "Old text."), ("20210101000000", "New text.")):
+        digest = hashlib.sha256(body.encode()).hexdigest()
+        store.save_fetch(
+            FetchResult(
+                t.policy_id,
+                t.url_id,
+                CaptureRef("https://a.example.org/privacy", ts, ts, 200),
+                "http://archive",
+                "fetched",
+                document=Document(body, "", "en", "test", digest, Verdict("ok")),
+            )
+        )
+    interloper = open_store(url).engine
+    raced: list[str] = []
+
+    @event.listens_for(store.engine, "before_cursor_execute")
+    def insert_it_first(_conn: Any, _cursor: Any, statement: str, *_args: Any) -> None:
+        for table, sql, values in (
+            (
+                "DIFF_PARAMS",
+                "INSERT INTO diff_params (sha256, params) VALUES (:sha, :params)",
+                {"sha": sha256(shared.encode()), "params": shared},
+            ),
+            (
+                "CLAUSE_CATEGORY",
+                "INSERT INTO clause_category (name) VALUES (:name)",
+                {"name": "Data Retention"},
+            ),
+        ):
+            if table not in raced and statement.upper().startswith(f"INSERT INTO {table}"):
+                raced.append(table)
+                with interloper.begin() as conn:  # another writer, committed meanwhile
+                    conn.execute(text(sql), values)
+
+    result = store.rebuild_versions(t.policy_id, Analyser())
+    assert raced == ["DIFF_PARAMS", "CLAUSE_CATEGORY"]
+    assert result.changes_added == 1
+    (change,) = store.changes()
+    assert [c["category"] for c in change.clauses] == ["Data Retention"]
+    assert store.change_params(store.versions(t.policy_id)[1].id) == params
+    with store.engine.connect() as conn:
+        assert conn.execute(select(func.count()).select_from(DiffParams)).scalar() == 1
+        assert conn.execute(select(func.count()).select_from(ClauseCategory)).scalar() == 1
+    store.close()
+    interloper.dispose()

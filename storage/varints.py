@@ -1,0 +1,32 @@
+"""Unsigned LEB128 integers ("varints"): the compact binary numbers of packed clause rows and
+stored diff ops (a run length under 128 takes one byte, under 16,384 two)."""
+
+from __future__ import annotations
+
+
+class VarintError(ValueError):
+    """Bytes that end inside a number, or a number too large to be one of ours."""
+
+
+def put(n: int, out: bytearray) -> None:
+    """Append ``n`` (>= 0) to ``out``."""
+    if n < 0:
+        raise VarintError(f"negative number: {n}")
+    while n >= 0x80:
+        out.append((n & 0x7F) | 0x80)
+        n >>= 7
+    out.append(n)
+
+
+def get(data: bytes, pos: int) -> tuple[int, int]:
+    """The number at ``data[pos:]`` and the position after it."""
+    n = shift = 0
+    while True:
+        if pos >= len(data) or shift > 63:
+            raise VarintError("truncated or oversized number")
+        b = data[pos]
+        pos += 1
+        n |= (b & 0x7F) << shift
+        if b < 0x80:
+            return n, pos
+        shift += 7
