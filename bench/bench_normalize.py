@@ -1,16 +1,25 @@
 """Benchmark the normaliser against trafilatura (markdown mode) on the shared real pages.
 
     python bench/bench_normalize.py [--repeat 3] [--shared ../shared]
+    python bench/bench_normalize.py --against OLD_NORMALIZE.py [--passes 7]
 
 Prints, from one run over the same pages: median ms/page of both extractors and their ratio; the
 token-F1 table against the Princeton-Leuven reference markdown (citp-pairs); and how many
 consecutive Open Terms Archive captures of a URL each extractor gives the same text.
+
+``--against`` instead times this normaliser against another version of ``diffing/normalize.py``
+(e.g. ``git show HEAD:diffing/normalize.py > /tmp/head_normalize.py``) on the 130 Open Terms
+Archive captures: CPU seconds per pass over all of them, the two versions interleaved, median of
+``--passes``, and whether every returned document is identical.
 Not a test: timings depend on the machine.
 """
 
 from __future__ import annotations
 
 import argparse
+import dataclasses
+import gc
+import importlib.util
 import itertools
 import json
 import statistics
@@ -18,6 +27,7 @@ import sys
 import time
 from collections.abc import Callable
 from pathlib import Path
+from types import ModuleType
 
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
@@ -53,13 +63,63 @@ def timed(
     return best * 1000, out
 
 
+def load_module(path: Path) -> ModuleType:
+    spec = importlib.util.spec_from_file_location("baseline_normalize", path)
+    if spec is None or spec.loader is None:
+        raise SystemExit(f"cannot load {path}")
+    module = importlib.util.module_from_spec(spec)
+    sys.modules[spec.name] = module  # dataclasses look their module up
+    spec.loader.exec_module(module)
+    return module
+
+
+def against(baseline_path: Path, warc: Path, passes: int) -> None:
+    """CPU s per pass over the OTA captures, this normaliser and a baseline file interleaved."""
+    import diffing.normalize as current
+
+    baseline = load_module(baseline_path)
+    rows = []
+    with open(warc, "rb") as stream:
+        for record in ArchiveIterator(stream):
+            if record.rec_type == "response":
+                url = record.rec_headers.get_header("WARC-Target-URI") or ""
+                ctype = (
+                    record.http_headers.get_header("Content-Type") if record.http_headers else ""
+                )
+                rows.append((url, record.content_stream().read(), ctype or ""))
+    versions = {"baseline": baseline, "current": current}
+    seconds: dict[str, list[float]] = {name: [] for name in versions}
+    docs: dict[str, list[tuple[object, ...]]] = {}
+    for _ in range(passes):
+        for name, module in versions.items():
+            gc.collect()
+            start = time.process_time()
+            out = [module.normalize(body, url=url, content_type=ctype) for url, body, ctype in rows]
+            seconds[name].append(time.process_time() - start)
+            docs[name] = [dataclasses.astuple(doc) for doc in out]
+    base, cur = statistics.median(seconds["baseline"]), statistics.median(seconds["current"])
+    same = sum(a == b for a, b in zip(docs["baseline"], docs["current"], strict=True))
+    print(f"{len(rows)} OTA captures, CPU s per pass, median of {passes} (interleaved)")
+    print(f"baseline {baseline_path}: {base:.3f}   current: {cur:.3f}   ratio {cur / base:.2f}")
+    for name, values in seconds.items():
+        print(f"  {name:8} passes: " + " ".join(f"{v:.3f}" for v in values))
+    print(f"identical documents: {same} of {len(rows)}")
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--shared", type=Path, default=REPO.parent / "shared")
     parser.add_argument("--repeat", type=int, default=3, help="runs per page; the fastest counts")
+    parser.add_argument(
+        "--against", type=Path, help="time against this other version of diffing/normalize.py"
+    )
+    parser.add_argument("--passes", type=int, default=7, help="passes with --against")
     args = parser.parse_args()
     citp = args.shared / "data" / "citp-pairs"
     warc = args.shared / "data" / "ota-policies" / "ota-policies.warc.gz"
+    if args.against is not None:
+        against(args.against, warc, args.passes)
+        return
 
     pages: list[tuple[str, bytes, str]] = []  # (name, body, content type)
     references: dict[str, tuple[str, bool]] = {}

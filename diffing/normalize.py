@@ -23,11 +23,12 @@ from __future__ import annotations
 import codecs
 import functools
 import hashlib
+import itertools
 import re
 import unicodedata
 from collections import Counter
 from collections.abc import Iterator, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import UTC, date, datetime
 from pathlib import Path
 from typing import BinaryIO
@@ -134,9 +135,15 @@ def decode_html(body: bytes, content_type: str = "") -> tuple[str, str]:
     loses to valid multi-byte UTF-8 (archived pages often carry a stale declaration); otherwise
     UTF-8 if it decodes, else charset-normalizer's guess on the first 64 KiB.
     """
+    text, codec, _ = _decode(body, content_type)
+    return text, codec
+
+
+def _decode(body: bytes, content_type: str) -> tuple[str, str, bool]:
+    """:func:`decode_html`, and whether the text is ``body`` read as strict UTF-8 (BOM-less)."""
     for bom, name in _BOMS:
         if body.startswith(bom):
-            return body[len(bom) :].decode(name, errors="replace"), name
+            return body[len(bom) :].decode(name, errors="replace"), name, False
     declared: list[str] = []
     match = _HEADER_CHARSET.search(content_type)
     if match:
@@ -144,35 +151,34 @@ def decode_html(body: bytes, content_type: str = "") -> tuple[str, str]:
     meta = _META_CHARSET.search(body, 0, 16384)
     if meta:
         declared.append(meta.group(1).decode("ascii", "replace"))
-    utf8_ok: bool | None = None
+    utf8: str | None = None  # the body decoded as UTF-8, once tried
+    tried = False
     for label in declared:
         codec = _codec(label)
         if codec is None:
             continue
-        name = codec
-        if name in _SINGLE_BYTE and not body.isascii():
-            if utf8_ok is None:
-                utf8_ok = _is_utf8(body)
-            if utf8_ok:
-                return body.decode("utf-8"), "utf-8"
+        if codec in _SINGLE_BYTE and not body.isascii():
+            if not tried:
+                utf8, tried = _utf8(body), True
+            if utf8 is not None:
+                return utf8, "utf-8", True
         try:
-            return body.decode(name), name
+            return body.decode(codec), codec, codec == "utf-8"
         except (UnicodeDecodeError, LookupError):
             continue
-    if utf8_ok is None:
-        utf8_ok = _is_utf8(body)
-    if utf8_ok:
-        return body.decode("utf-8"), "utf-8"
+    if not tried:
+        utf8 = _utf8(body)
+    if utf8 is not None:
+        return utf8, "utf-8", True
     guess = _detect(body[:65536])
-    return body.decode(guess, errors="replace"), guess
+    return body.decode(guess, errors="replace"), guess, False
 
 
-def _is_utf8(body: bytes) -> bool:
+def _utf8(body: bytes) -> str | None:
     try:
-        body.decode("utf-8")
+        return body.decode("utf-8")
     except UnicodeDecodeError:
-        return False
-    return True
+        return None
 
 
 def _detect(sample: bytes) -> str:
@@ -282,6 +288,9 @@ _WEAK_CLASS = re.compile(
     r")(?:$|[-_ ])",
     re.I,
 )
+# the same patterns for lower-cased ASCII names (they hold no capital letter)
+_STRONG_CLASS_LOWER = re.compile(_STRONG_CLASS.pattern)
+_WEAK_CLASS_LOWER = re.compile(_WEAK_CLASS.pattern)
 _OFFSCREEN = re.compile(r"(?:left|top|text-indent|margin-left)\s*:\s*-\d{4,}", re.I)
 _COPYRIGHT = re.compile(r"^(?:©|\(c\)|copyright\b)", re.I)
 _CAMEL = re.compile(r"([a-z])([A-Z])")
@@ -297,29 +306,17 @@ _LINK_LIST_DENSITY = 0.75  # share of link text that makes a block or a list nav
 
 
 @dataclass(slots=True)
-class _Elem:
-    parent: int
-    flag: str  # "" or why it is chrome
-    strong: bool
-
-
-@dataclass(slots=True)
 class _Block:
     kind: str  # "p", "li", "h1".."h6", "pre"
     text: str
     elem: int  # innermost registered element
     chars: int  # non-space chars
     link_chars: int
-    links: int = 0  # number of links
-    depth: int = 0  # list nesting
+    links: int  # number of links
+    depth: int  # list nesting
+    good: bool  # long, few links: prose
     marker: str = "*"
     list_seq: int = 0  # which top-level list an item belongs to
-
-    @property
-    def good(self) -> bool:
-        return (
-            self.chars >= _GOOD_MIN_CHARS and self.link_chars <= _GOOD_MAX_LINK_DENSITY * self.chars
-        )
 
 
 @dataclass(slots=True)
@@ -328,206 +325,324 @@ class _List:
     counter: int
 
 
-@dataclass
-class _Walker:
-    """Turns a DOM subtree into blocks; one instance per page."""
+@dataclass(slots=True)
+class _Page:
+    """What the walk found: the elements that hold blocks, in document order, and the blocks.
 
-    elems: list[_Elem] = field(default_factory=list)
-    blocks: list[_Block] = field(default_factory=list)
-    buf: list[str] = field(default_factory=list)
-    buf_text: bool = False  # the buffer holds more than whitespace
-    buf_links: int = 0
-    buf_nlinks: int = 0
-    cur: int = -1
-    link_depth: int = 0
-    inline_only: int = 0  # inside a heading: nested blocks do not split it
-    pre: int = 0
-    in_article: int = 0
-    lists: list[_List] = field(default_factory=list)
-    list_seq: int = 0
-    pending_li: str = ""  # marker of a list item whose first block is not flushed yet
-    heading: int = 0
+    Element ``i``'s subtree is the index range ``[i, ends[i])``, so a subtree's total of any
+    per-element value is a difference of two prefix sums (see :func:`_prefix_sums`).
+    """
 
-    MAX_DEPTH = 400
+    parents: list[int]  # -1: a top-level element
+    ends: list[int]
+    flags: list[str]  # "" or why the element is chrome
+    strong: list[bool]
+    blocks: list[_Block]
 
-    def add_text(self, text: str) -> None:
-        # cleaned up once per block in flush(); here only the cheap bookkeeping
-        if self.pre:
-            text = text.replace("\n", _BR)
-        elif text.isspace():  # most text nodes are the gaps between tags
-            self.buf.append(" ")
+
+# What the walker does with a node, by its tag name (LexborNode.tag)
+_TEXT, _INLINE, _LINK, _BREAK, _SKIP, _ELEMENT = range(6)
+_MAX_DEPTH = 400
+# the elements that start a block; every _FLAGGABLE tag is one, so a flag never makes a block
+_BLOCKISH = _BLOCK_TAGS | _LIST_TAGS | _HEADINGS.keys() | {"li"}
+_PLAIN_BLOCKS = _BLOCKISH - _LIST_TAGS - _HEADINGS.keys() - {"li", "pre"}
+_NO_ATTRS: dict[str, str | None] = {}
+_HEADING_KINDS = ("", "h1", "h2", "h3", "h4", "h5", "h6")
+
+
+def _kind(tag: str) -> int:
+    if tag == "-text":
+        return _TEXT
+    if tag in _INLINE_TAGS:
+        return _LINK if tag == "a" else _BREAK if tag == "br" else _INLINE
+    if tag[0] == "-" or tag in _SKIP_TAGS:  # comments, doctype
+        return _SKIP
+    return _ELEMENT  # a block-level or unknown element
+
+
+def _kinds_by_tag_id() -> dict[int, tuple[int, str]]:
+    """(kind, tag name) by Lexbor tag id, for the text node, comments and every tag named above.
+
+    ``LexborNode.tag`` decodes a new string on every call; ``tag_id`` is a small int read off the
+    node. Lexbor numbers its own tags with small fixed ids and custom ones (``<o:p>``,
+    ``<my-widget>``) with per-document addresses: only the fixed ids are listed, other nodes fall
+    back to ``.tag``.
+    """
+    probe = LexborHTMLParser("<p>text<!-- comment --></p>")
+    table = {
+        node.tag_id: (_kind(node.tag), node.tag)
+        for node in probe.root.traverse(include_text=True)  # type: ignore[union-attr]
+        if node.tag in ("-text", "-comment")
+    }
+    names = _SKIP_TAGS | _BLOCKISH | _INLINE_TAGS | {"hr"}
+    for name in names:
+        node = probe.create_node(name)
+        if node.tag == name and node.tag_id < 1 << 16:
+            table[node.tag_id] = (_kind(name), name)
+    return table
+
+
+_KINDS_BY_TAG_ID = _kinds_by_tag_id()
+_TEXT_ID = next(tag_id for tag_id, (kind, _) in _KINDS_BY_TAG_ID.items() if kind == _TEXT)
+
+
+def _collapse(raw: str) -> str:
+    """A buffer's text without invisible characters, spaces collapsed, one line per ``<br>``."""
+    if not raw.isascii() and _INVISIBLE_RE.search(raw):  # rare: search before building
+        raw = _INVISIBLE_RE.sub("", raw)
+    # str.split() and re's \s agree on what whitespace is (Py_UNICODE_ISSPACE): this is
+    # _WHITESPACE.sub(" ", line).strip(), several times faster
+    lines = [" ".join(line.split()) for line in raw.split(_BR)]
+    return "\n".join(line for line in lines if line)
+
+
+def _walk(start: LexborNode | None, selected: Sequence[LexborNode] = ()) -> _Page:
+    """Turn the page below ``start`` (or the ``selected`` elements themselves) into blocks.
+
+    The walk spends a few microseconds on each of hundreds of thousands of nodes, so its state
+    lives in local variables shared by the nested functions (closure cells are cheaper to reach
+    than attributes), and nodes are told apart by their integer tag id.
+    """
+    parents: list[int] = []
+    ends: list[int] = []
+    flags: list[str] = []
+    strong: list[bool] = []
+    blocks: list[_Block] = []
+    buf: list[str] = []  # the text of the current block, in pieces; _BR for a <br>
+    add = buf.append
+    buf_text = False  # the buffer holds more than whitespace
+    buf_links = 0  # chars of link text in the buffer
+    buf_nlinks = 0  # links opened since the last block
+    cur = -1  # innermost registered element
+    link_depth = 0
+    inline_only = 0  # inside a heading: nested blocks do not split it
+    pre = 0
+    in_article = 0
+    heading = 0
+    lists: list[_List] = []
+    list_seq = 0
+    pending_li = ""  # marker of a list item whose first block is not flushed yet
+    kind_of = _KINDS_BY_TAG_ID.get
+
+    def flush() -> None:
+        nonlocal buf_text, buf_links, buf_nlinks, pending_li
+        if not buf_text:
+            buf.clear()
             return
-        self.buf_text = True
-        if self.link_depth:
-            self.buf_links += len(text.strip())
-        self.buf.append(text)
-
-    def flush(self) -> None:
-        if not self.buf_text:
-            self.buf.clear()
+        buf_text = False
+        raw = "".join(buf)
+        buf.clear()
+        links = buf_links
+        nlinks = buf_nlinks
+        buf_links = buf_nlinks = 0
+        if raw.isprintable() and "  " not in raw:
+            # the usual case: single spaces are the only whitespace (every other whitespace
+            # character, the invisible ones and _BR are unprintable): nothing to collapse
+            text = raw.strip(" ")
+            chars = len(text) - text.count(" ")
+        else:
+            text = _collapse(raw)
+            chars = len(text) - text.count(" ") - text.count("\n")
+        # [^\W_] is str.isalnum(): the first character usually settles it
+        if not text or not (text[0].isalnum() or _ALNUM.search(text)):
             return
-        self.buf_text = False
-        raw = "".join(self.buf)
-        if not raw.isascii() and _INVISIBLE_RE.search(raw):  # rare: search before building
-            raw = _INVISIBLE_RE.sub("", raw)
-        self.buf.clear()
-        links = self.buf_links
-        nlinks = self.buf_nlinks
-        self.buf_links = self.buf_nlinks = 0
-        # str.split() and re's \s agree on what whitespace is (Py_UNICODE_ISSPACE): this is
-        # _WHITESPACE.sub(" ", line).strip(), several times faster
-        lines = [" ".join(line.split()) for line in raw.split(_BR)]
-        text = "\n".join(line for line in lines if line)
-        if not text or not _ALNUM.search(text):
-            return
-        chars = len(text) - text.count(" ") - text.count("\n")
-        if self.heading:
-            kind = f"h{self.heading}"
+        marker, seq = "*", 0
+        if heading:
+            kind = _HEADING_KINDS[heading]
             text = text.replace("\n", " ")
-        elif self.pending_li:
-            kind = "li"
-        elif self.pre:
+        elif pending_li:
+            kind, marker, seq = "li", pending_li, list_seq
+            pending_li = ""
+        elif pre:
             kind = "pre"
         else:
             kind = "p"
-        block = _Block(kind, text, self.cur, chars, min(links, chars), nlinks, len(self.lists))
-        if kind == "li":
-            block.list_seq = self.list_seq
-            block.marker = self.pending_li
-            self.pending_li = ""
-        self.blocks.append(block)
+        link_chars = min(links, chars)
+        good = chars >= _GOOD_MIN_CHARS and link_chars <= _GOOD_MAX_LINK_DENSITY * chars
+        blocks.append(
+            _Block(kind, text, cur, chars, link_chars, nlinks, len(lists), good, marker, seq)
+        )
 
-    def walk(self, node: LexborNode, depth: int = 0) -> None:
-        depth += 1
-        if depth > self.MAX_DEPTH:  # pathological nesting: keep the words, drop the structure
-            self.add_text(" " + node.text(separator=" ") + " ")
+    def add_text(text: str) -> None:  # the text branch of walk(), for its rarer callers
+        nonlocal buf_text, buf_links
+        if pre:
+            text = text.replace("\n", _BR)
+        elif text.isspace():
+            add(" ")
             return
-        child = node.first_child
-        while child is not None:
-            tag = child.tag
-            if tag == "-text":
-                text = child.text_content
-                if text:
-                    self.add_text(text)
-            elif tag in _INLINE_TAGS:  # the hot path: no attributes, no bookkeeping
-                if tag == "a":
-                    self.buf_nlinks += 1
-                    self.link_depth += 1
-                    self.walk(child, depth)
-                    self.link_depth -= 1
-                elif tag == "br":
-                    self.br()
-                else:
-                    self.walk(child, depth)
-            elif tag is not None and tag[0] != "-" and tag not in _SKIP_TAGS:
-                self.element(child, tag, depth)
-            child = child.next
+        buf_text = True
+        if link_depth:
+            buf_links += len(text.strip())
+        add(text)
 
-    def element(self, node: LexborNode, tag: str, depth: int) -> None:
-        """A block-level (or unknown) element."""
-        attrs = node.attributes if tag in _ATTR_TAGS else {}
-        flag, strong = self.flag(node, tag, attrs) if tag in _FLAGGABLE else ("", False)
-        heading = _HEADINGS.get(tag, 0)
-        is_list = tag in _LIST_TAGS
-        is_block = bool(flag) or heading or is_list or tag == "li" or tag in _BLOCK_TAGS
-        if tag == "hr":
-            self.flush()
-            return
-        if not is_block or self.inline_only:
-            self.add_text(" ")
-            self.walk(node, depth)
-            self.add_text(" ")
-            return
-        if self.buf_text:
-            self.flush()
-        else:
-            self.buf.clear()
-        saved_cur = self.cur
-        self.elems.append(_Elem(saved_cur, flag, strong))
-        self.cur = len(self.elems) - 1
-        article = tag in ("article", "main")
-        self.in_article += article
-        if heading:
-            self.heading = heading
-            self.inline_only += 1
-            self.walk(node, depth)
-            self.flush()
-            self.inline_only -= 1
-            self.heading = 0
-        elif is_list:
-            start = attrs.get("start") if attrs else None
-            counter = int(start) - 1 if start and start.strip().lstrip("-").isdigit() else 0
-            self.list_seq += not self.lists
-            self.lists.append(_List(tag == "ol", counter))
-            self.walk(node, depth)
-            self.flush()
-            self.lists.pop()
-        elif tag == "li":
-            marker = "*"
-            if self.lists and self.lists[-1].ordered:
-                self.lists[-1].counter += 1
-                marker = f"{self.lists[-1].counter}."
-            self.pending_li = marker
-            self.walk(node, depth)
-            self.flush()
-            self.pending_li = ""
-        elif tag == "pre":
-            self.pre += 1
-            self.walk(node, depth)
-            self.flush()
-            self.pre -= 1
-        else:
-            self.walk(node, depth)
-            self.flush()
-        self.in_article -= article
-        self.cur = saved_cur
-
-    def br(self) -> None:
+    def br() -> None:
         # two line breaks in a row separate paragraphs; one is a line break inside one
-        for piece in reversed(self.buf):
+        for piece in reversed(buf):
             if piece == _BR:
-                self.flush()
+                flush()
                 return
             if not piece.isspace():
                 break
         else:
             return
-        self.buf.append(_BR)
+        add(_BR)
 
-    def flag(self, node: LexborNode, tag: str, attrs: dict[str, str | None]) -> tuple[str, bool]:
-        if tag in ("nav", "aside"):
-            return tag, False
-        if tag in ("header", "footer") and not self.in_article:
-            return tag, False
-        if not attrs:
-            return "", False
-        style = attrs.get("style")
-        if style and _OFFSCREEN.search(style):  # hidden SEO spam, screen-reader-only chrome
-            return "off-screen", True
-        role = (attrs.get("role") or "").lower()
-        if role in _STRONG_ROLES:
-            return f"role={role}", True
-        if role in _WEAK_ROLES:
-            return f"role={role}", False
-        names = f"{attrs.get('id') or ''} {attrs.get('class') or ''}".strip()
-        if not names:
-            return "", False
-        name, strong = _classify_names(names)
-        if not strong and self.in_article and ("header" in name or "footer" in name):
-            return "", False
-        return name, strong
+    def walk(node: LexborNode, depth: int) -> None:
+        nonlocal buf_text, buf_links, buf_nlinks, link_depth
+        depth += 1
+        if depth > _MAX_DEPTH:  # pathological nesting: keep the words, drop the structure
+            add_text(" " + node.text(separator=" ") + " ")
+            return
+        for child in node.iter(include_text=True):
+            tag_id = child.tag_id
+            if tag_id == _TEXT_ID:  # add_text(), inlined: half of all nodes are text
+                text = child.text_content
+                if not text:
+                    continue
+                if pre:
+                    text = text.replace("\n", _BR)
+                elif text.isspace():  # most text nodes are the gaps between tags
+                    add(" ")
+                    continue
+                buf_text = True
+                if link_depth:
+                    buf_links += len(text.strip())
+                add(text)
+                continue
+            entry = kind_of(tag_id)
+            if entry is None:  # a custom element (or a node type the table does not list)
+                tag = child.tag or "-"
+                kind = _kind(tag)
+            else:
+                kind, tag = entry
+            if kind == _INLINE:  # no attributes, no bookkeeping
+                walk(child, depth)
+            elif kind == _ELEMENT:
+                element(child, tag, depth)
+            elif kind == _LINK:
+                buf_nlinks += 1
+                link_depth += 1
+                walk(child, depth)
+                link_depth -= 1
+            elif kind == _BREAK:
+                br()
+
+    def element(node: LexborNode, tag: str, depth: int) -> None:
+        """A block-level (or unknown) element."""
+        nonlocal cur, in_article, heading, inline_only, list_seq, pending_li, pre
+        if tag == "hr":
+            flush()
+            return
+        if inline_only or tag not in _BLOCKISH:
+            add_text(" ")
+            walk(node, depth)
+            add_text(" ")
+            return
+        attrs = _NO_ATTRS
+        flag, is_strong = "", False
+        if tag in _FLAGGABLE:
+            attrs = node.attributes
+            flag, is_strong = _flag(tag, attrs, in_article)
+        if buf_text:
+            flush()
+        else:
+            buf.clear()
+        saved_cur = cur
+        cur = index = len(parents)
+        parents.append(saved_cur)
+        ends.append(index)  # set below
+        flags.append(flag)
+        strong.append(is_strong)
+        article = tag == "article" or tag == "main"
+        in_article += article
+        if tag in _PLAIN_BLOCKS:
+            walk(node, depth)
+            flush()
+        elif tag == "li":
+            marker = "*"
+            if lists and lists[-1].ordered:
+                lists[-1].counter += 1
+                marker = f"{lists[-1].counter}."
+            pending_li = marker
+            walk(node, depth)
+            flush()
+            pending_li = ""
+        elif tag in _HEADINGS:
+            heading = _HEADINGS[tag]
+            inline_only += 1
+            walk(node, depth)
+            flush()
+            inline_only -= 1
+            heading = 0
+        elif tag in _LIST_TAGS:
+            start = attrs.get("start") if attrs else None
+            counter = int(start) - 1 if start and start.strip().lstrip("-").isdigit() else 0
+            list_seq += not lists
+            lists.append(_List(tag == "ol", counter))
+            walk(node, depth)
+            flush()
+            lists.pop()
+        else:  # pre
+            pre += 1
+            walk(node, depth)
+            flush()
+            pre -= 1
+        ends[index] = len(parents)
+        in_article -= article
+        cur = saved_cur
+
+    if selected:
+        for node in selected:
+            tag = node.tag
+            if tag and tag not in _SKIP_TAGS:
+                element(node, tag, 1)
+    elif start is not None:
+        walk(start, 0)
+    flush()
+    return _Page(parents, ends, flags, strong, blocks)
+
+
+def _flag(tag: str, attrs: dict[str, str | None], in_article: int) -> tuple[str, bool]:
+    """(why an element is chrome or "", strong?) from its tag and attributes."""
+    if tag in ("nav", "aside"):
+        return tag, False
+    if tag in ("header", "footer") and not in_article:
+        return tag, False
+    if not attrs:
+        return "", False
+    style = attrs.get("style")
+    if style and _OFFSCREEN.search(style):  # hidden SEO spam, screen-reader-only chrome
+        return "off-screen", True
+    role = (attrs.get("role") or "").lower()
+    if role in _STRONG_ROLES:
+        return f"role={role}", True
+    if role in _WEAK_ROLES:
+        return f"role={role}", False
+    names = f"{attrs.get('id') or ''} {attrs.get('class') or ''}".strip()
+    if not names:
+        return "", False
+    name, strong = _classify_names(names)
+    if not strong and in_article and ("header" in name or "footer" in name):
+        return "", False
+    return name, strong
 
 
 @functools.lru_cache(maxsize=4096)
 def _classify_names(names: str) -> tuple[str, bool]:
     """(chrome name, strong?) for an element's ``id class`` string; ("", False) if content."""
-    names = _CAMEL.sub(r"\1-\2", names)  # navSection -> nav-Section
-    match = _STRONG_CLASS.search(names)
+    if not names.islower():  # no capital letter, nothing to split
+        names = _CAMEL.sub(r"\1-\2", names)  # navSection -> nav-Section
+    strong_re, weak_re, subject = _STRONG_CLASS, _WEAK_CLASS, names
+    if names.isascii():
+        # re.I folds the case of every character it compares: on ASCII, the patterns without it
+        # find the same spans in the lower-cased names three times faster
+        strong_re, weak_re, subject = _STRONG_CLASS_LOWER, _WEAK_CLASS_LOWER, names.lower()
+    match = strong_re.search(subject)
     if match:
-        return match.group(0).strip(" -_"), True
-    match = _WEAK_CLASS.search(names)
+        return names[match.start() : match.end()].strip(" -_"), True
+    match = weak_re.search(subject)
     if match:
-        return match.group(0).strip(" -_").lower(), False
+        return names[match.start() : match.end()].strip(" -_").lower(), False
     return "", False
 
 
@@ -535,30 +650,21 @@ def _is_link_block(block: _Block) -> bool:
     return block.links >= 1 and block.link_chars >= 0.8 * block.chars
 
 
-def _subtree_sums(elems: list[_Elem], values: list[int]) -> list[int]:
-    """Per element, the sum of ``values`` over it and its descendants (in place, returned).
-
-    Elements are registered in document order, so every child comes after its parent.
-    """
-    for i in range(len(elems) - 1, -1, -1):
-        parent = elems[i].parent
-        if parent >= 0:
-            values[parent] += values[i]
-    return values
+def _prefix_sums(values: list[int]) -> list[int]:
+    """Running totals with a leading 0: the subtree ``[i, end)`` sums to ``p[end] - p[i]``."""
+    return list(itertools.accumulate(values, initial=0))
 
 
-def _inside(elems: list[_Elem], root: int) -> list[bool]:
-    """Per element, whether it is ``root`` or below it."""
-    inside = [False] * len(elems)
-    for i, e in enumerate(elems):
-        inside[i] = i == root or (e.parent >= 0 and inside[e.parent])
-    return inside
-
-
-def _select_blocks(walker: _Walker, use_root: bool, drop_link_lists: bool = True) -> list[_Block]:
+def _select_blocks(page: _Page, use_root: bool, drop_link_lists: bool = True) -> list[_Block]:
     """Drop chrome: flagged subtrees, link lists and everything outside the content root."""
-    elems, blocks = walker.elems, walker.blocks
-    n = len(elems)
+    parents, ends, flags, strong, blocks = (
+        page.parents,
+        page.ends,
+        page.flags,
+        page.strong,
+        page.blocks,
+    )
+    n = len(parents)
     mass, chars, links, nblocks, nlinkblocks = [0] * n, [0] * n, [0] * n, [0] * n, [0] * n
     total = 0
     for block in blocks:
@@ -572,20 +678,30 @@ def _select_blocks(walker: _Walker, use_root: bool, drop_link_lists: bool = True
             links[i] += block.link_chars
             nblocks[i] += 1
             nlinkblocks[i] += _is_link_block(block)
-    for values in (mass, chars, links, nblocks, nlinkblocks):
-        _subtree_sums(elems, values)
-    out = [False] * n
-    for i, e in enumerate(elems):
-        if e.parent >= 0 and out[e.parent]:
-            out[i] = True
-        elif e.flag:
+    mass, chars, links = _prefix_sums(mass), _prefix_sums(chars), _prefix_sums(links)
+    nblocks, nlinkblocks = _prefix_sums(nblocks), _prefix_sums(nlinkblocks)
+    # an element is out if an ancestor is: a dropped subtree is skipped whole
+    out = bytearray(n)
+    i = 0
+    while i < n:
+        end = ends[i]
+        if flags[i]:
             # a weak flag on an element holding much of the prose is a wrapper, not chrome
-            out[i] = e.strong or mass[i] < _GUARD_SHARE * total or mass[i] == 0
-        elif drop_link_lists and nblocks[i] >= 3 and not mass[i]:
-            out[i] = (
-                links[i] >= _LINK_LIST_DENSITY * chars[i]
-                or nlinkblocks[i] >= _LINK_LIST_DENSITY * nblocks[i]
+            sub_mass = mass[end] - mass[i]
+            drop = strong[i] or sub_mass < _GUARD_SHARE * total or sub_mass == 0
+        elif drop_link_lists and nblocks[end] - nblocks[i] >= 3 and mass[end] == mass[i]:
+            sub_blocks = nblocks[end] - nblocks[i]
+            drop = (
+                links[end] - links[i] >= _LINK_LIST_DENSITY * (chars[end] - chars[i])
+                or nlinkblocks[end] - nlinkblocks[i] >= _LINK_LIST_DENSITY * sub_blocks
             )
+        else:
+            drop = False
+        if drop:
+            out[i:end] = b"\x01" * (end - i)
+            i = end
+        else:
+            i += 1
 
     def kept(block: _Block) -> bool:
         if block.elem >= 0 and out[block.elem]:
@@ -598,16 +714,17 @@ def _select_blocks(walker: _Walker, use_root: bool, drop_link_lists: bool = True
 
     survivors = [b for b in blocks if kept(b)]
     if use_root:
-        survivors = _within_root(elems, survivors)
+        survivors = _within_root(page, survivors)
     # a trailing copyright line is site chrome whose year changes every January
     while survivors and survivors[-1].chars < 200 and _COPYRIGHT.match(survivors[-1].text):
         survivors.pop()
     return survivors
 
 
-def _within_root(elems: list[_Elem], blocks: list[_Block]) -> list[_Block]:
+def _within_root(page: _Page, blocks: list[_Block]) -> list[_Block]:
     """The blocks inside the content root, with the title and date lines just above it."""
-    n = len(elems)
+    parents, ends = page.parents, page.ends
+    n = len(parents)
     mass, chars = [0] * n, [0] * n
     total = all_chars = 0
     for block in blocks:
@@ -617,23 +734,17 @@ def _within_root(elems: list[_Elem], blocks: list[_Block]) -> list[_Block]:
         if block.elem >= 0:
             chars[block.elem] += block.chars
             mass[block.elem] += block.chars if block.good else 0
-    _subtree_sums(elems, mass)
-    _subtree_sums(elems, chars)
-    root = _find_root(elems, mass, total, chars, all_chars)
+    root = _find_root(ends, _prefix_sums(mass), total, _prefix_sums(chars), all_chars)
     if root < 0:
         return blocks
-    inside = _inside(elems, root)
+    lo, hi = root, ends[root]  # the root's subtree
     while True:
-        parent = elems[root].parent
+        parent = parents[root]
         if parent < 0:
             break
-        in_parent = _inside(elems, parent)
-        first = next((k for k, b in enumerate(blocks) if b.elem >= 0 and inside[b.elem]), -1)
-        extra = [
-            k
-            for k, b in enumerate(blocks)
-            if b.elem >= 0 and in_parent[b.elem] and not inside[b.elem]
-        ]
+        plo, phi = parent, ends[parent]
+        first = next((k for k, b in enumerate(blocks) if lo <= b.elem < hi), -1)
+        extra = [k for k, b in enumerate(blocks) if plo <= b.elem < phi and not lo <= b.elem < hi]
         # climb to take in a heading or "last updated" line that sits just before the root
         if (
             first < 0
@@ -645,56 +756,59 @@ def _within_root(elems: list[_Elem], blocks: list[_Block]) -> list[_Block]:
             )
         ):
             break
-        root, inside = parent, in_parent
-    return [b for b in blocks if b.elem >= 0 and inside[b.elem]]
+        root, lo, hi = parent, plo, phi
+    return [b for b in blocks if lo <= b.elem < hi]
 
 
 def _find_root(
-    elems: list[_Elem], mass: list[int], total: int, chars: list[int], all_chars: int
+    ends: list[int], mass: list[int], total: int, chars: list[int], all_chars: int
 ) -> int:
     """The deepest element holding ``_ROOT_SHARE`` of the prose (-1: the whole page).
 
-    It must also keep most of its parent's text: descending from a page whose chrome is already
-    gone into the one long paragraph of a short policy would drop its headings and lists.
+    ``mass`` and ``chars`` are prefix sums over the elements. The root must also keep most of its
+    parent's text: descending from a page whose chrome is already gone into the one long
+    paragraph of a short policy would drop its headings and lists.
     """
     if not total:
         return -1
-    children: dict[int, list[int]] = {}
-    for i, e in enumerate(elems):
-        children.setdefault(e.parent, []).append(i)
     node, node_chars = -1, all_chars
-    while True:
-        nxt = [
-            c
-            for c in children.get(node, ())
-            if mass[c] >= _ROOT_SHARE * total and chars[c] >= _ROOT_TEXT_SHARE * node_chars
-        ]
-        if not nxt:
-            return node
-        node = nxt[0]
-        node_chars = chars[node]
+    child, last = 0, len(ends)  # the children of the page: the top-level elements
+    while child < last:
+        end = ends[child]
+        sub_chars = chars[end] - chars[child]
+        if (
+            mass[end] - mass[child] >= _ROOT_SHARE * total
+            and sub_chars >= _ROOT_TEXT_SHARE * node_chars
+        ):
+            node, node_chars = child, sub_chars  # descend into the first child that qualifies
+            child, last = child + 1, end
+        else:
+            child = end  # the next sibling
+    return node
+
+
+_HEADING_MARKS = {f"h{level}": "#" * level + " " for level in range(1, 7)}
 
 
 def _render(blocks: list[_Block]) -> str:
     parts: list[str] = []
-    prev: _Block | None = None
+    prev_list = -1  # the list_seq of the previous block if it is a list item, else -1
     for block in blocks:
-        if block.kind.startswith("h"):
-            line = "#" * int(block.kind[1]) + " " + block.text
-        elif block.kind == "li":
+        kind = block.kind
+        seq = -1
+        if kind == "p" or kind == "pre":
+            line = block.text
+        elif kind == "li":
             indent = "  " * max(block.depth - 1, 0)
             line = indent + block.marker + " " + block.text.replace("\n", "\n" + indent + "  ")
+            seq = block.list_seq
         else:
-            line = block.text
+            line = _HEADING_MARKS[kind] + block.text
         if parts:
-            same_list = (
-                prev is not None
-                and prev.kind == block.kind == "li"
-                and prev.list_seq == block.list_seq
-            )
-            parts.append("\n" if same_list else "\n\n")
+            # items of one list are single-spaced
+            parts.append("\n" if seq >= 0 and seq == prev_list else "\n\n")
         parts.append(line)
-        prev = block
+        prev_list = seq
     return unicodedata.normalize("NFC", "".join(parts))
 
 
@@ -727,6 +841,8 @@ _SHELL_IDS = re.compile(r"<div[^>]+id=[\"'](?:root|app|__next|___gatsby|__nuxt|m
 
 def _verdict(text: str, title: str, html: str, tree: LexborHTMLParser) -> tuple[Verdict, str]:
     sample = text[:6000]  # verdicts need small counts and densities: a sample will do
+    if _plainly_policy(sample):
+        return Verdict.OK, ""
     words = len(_WORD.findall(sample))
     if words < _STUB_WORDS:
         scripts = tree.css("script")
@@ -757,6 +873,18 @@ def _verdict(text: str, title: str, html: str, tree: LexborHTMLParser) -> tuple[
         # privacy once in passing; policies use the vocabulary every few hundred words
         return Verdict.NOT_POLICY, f"{hits} privacy/legal terms in {words} words"
     return Verdict.OK, ""
+
+
+def _plainly_policy(sample: str) -> bool:
+    """A quick "ok" for most policies, never where :func:`_verdict`'s full counts say otherwise.
+
+    300 words in the first half of the sample rule out a stub, a shell and an error page; six
+    privacy/legal terms pass the density test, as 6,000 characters hold at most 3,000 words.
+    """
+    if len(_WORD.findall(sample, 0, 3000)) < 300:
+        return False
+    first_six = itertools.islice(_POLICY_WORDS.finditer(sample.lower()), 6)
+    return len(list(first_six)) == 6
 
 
 # --------------------------------------------------------------------------------------------------
@@ -811,8 +939,7 @@ _BINARY_MAGIC = (
     (b"{\\rtf", "RTF document"),
 )
 _NEST_NAMES = r"(?:div|span|font|section|article|center|blockquote|table|ul|ol|dl|b|i|a)\b"
-_NEST_OPEN = re.compile(r"<" + _NEST_NAMES, re.I)
-_NEST_CLOSE = re.compile(r"</" + _NEST_NAMES, re.I)
+_NEST_TAG = re.compile(r"<(/?)(?i:" + _NEST_NAMES + ")")  # one scan: "" opens, "/" closes
 _NEST_ANY = re.compile(r"</?" + _NEST_NAMES + r"[^>]*>", re.I)
 _MAX_OPEN_CONTAINERS = 3000
 _CONTROL_BYTES = bytes(c for c in range(32) if c not in (9, 10, 12, 13)) + b"\x7f"
@@ -884,7 +1011,7 @@ def _normalize(
     why = _unsupported(body, content_type)
     if why:
         return _document("", "", "", Verdict.UNSUPPORTED, f"cannot extract text from {why}")
-    html, _ = decode_html(body, content_type)
+    html, _, as_is = _decode(body, content_type)
     if content_type.split(";")[0].strip().lower() == "text/plain":
         return _plain_text(html)
     start = html.find(_WAYBACK_START)
@@ -892,16 +1019,19 @@ def _normalize(
         end = html.find(_WAYBACK_END, start)
         if end >= 0:
             html = html[:start] + html[end + len(_WAYBACK_END) :]
+            as_is = False
     if len(html) > 100_000:
-        html = _flatten_runaway_nesting(html)
-    tree = LexborHTMLParser(html)
+        flat = _flatten_runaway_nesting(html)
+        as_is = as_is and flat is html
+        html = flat
+    # the parser reads UTF-8 bytes: a str is encoded again (html.encode() == body when as_is)
+    tree = LexborHTMLParser(body if as_is else html)
     title_node = tree.css_first("title")
     title = _clean(title_node.text()).strip() if title_node is not None else ""
     for node in tree.css(_CFEMAIL_SELECTOR):
         encoded = node.attributes.get("data-cfemail") or (node.attributes.get("href") or "#")
         node.replace_with(_decode_cfemail(encoded.rsplit("#", 1)[-1]) or "")
     applicable = rules_for(url, captured_at, rules) if rules and url else []
-    walker = _Walker()
     selected: list[LexborNode] = []
     for rule in applicable:
         for selector in rule.remove:
@@ -913,20 +1043,14 @@ def _normalize(
             if selected:
                 break
     if selected:
-        for node in _outermost(selected):
-            if node.tag and node.tag not in _SKIP_TAGS:
-                walker.element(node, node.tag, 1)
-        walker.flush()
-        blocks = _select_blocks(walker, use_root=False)
+        page = _walk(None, _outermost(selected))
+        blocks = _select_blocks(page, use_root=False)
     else:
-        start_node = tree.body or tree.root
-        if start_node is not None:
-            walker.walk(start_node)
-        walker.flush()
-        blocks = _select_blocks(walker, use_root=True)
+        page = _walk(tree.body or tree.root)
+        blocks = _select_blocks(page, use_root=True)
         if not _has_words(blocks, _STUB_WORDS):
             # a page that is mostly links (a legal hub, a short notice): keep them
-            blocks = _select_blocks(walker, use_root=True, drop_link_lists=False)
+            blocks = _select_blocks(page, use_root=True, drop_link_lists=False)
     text = _render(blocks)
     if not title:
         first = next((b.text for b in blocks if b.kind == "h1"), "")
@@ -942,8 +1066,12 @@ def _flatten_runaway_nesting(html: str) -> str:
     The HTML parser's scope checks walk the stack of open elements, so a page that never closes
     its ``<div>``s or ``<font>``s parses in quadratic time (minutes for a few MB).
     """
-    opened = len(_NEST_OPEN.findall(html))
-    if opened - len(_NEST_CLOSE.findall(html)) < _MAX_OPEN_CONTAINERS:
+    # an opening tag is a "<" not followed by "/": most pages have too few of them in all
+    if html.count("<") - html.count("</") < _MAX_OPEN_CONTAINERS:
+        return html
+    tags = _NEST_TAG.findall(html)
+    closed = tags.count("/")
+    if len(tags) - closed - closed < _MAX_OPEN_CONTAINERS:  # opened - closed
         return html
     return _NEST_ANY.sub("<p>", html)
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import codecs
 import functools
 import json
 import os
@@ -10,7 +11,11 @@ from datetime import UTC, date, datetime
 from pathlib import Path
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+from selectolax.lexbor import LexborHTMLParser
 
+import diffing.normalize as normalize_module
 from diffing.extract_rules import ExtractionRule, load_rules, parse_rules, rules_for
 from diffing.fidelity import reference_body, token_f1
 from diffing.normalize import (
@@ -501,3 +506,124 @@ def test_load_rules(tmp_path: Path) -> None:
     assert load_rules(json_file) == expected
     with pytest.raises(ValueError):
         parse_rules([{"pattern": "example.com", "selector": "main"}])
+
+
+# --------------------------------------------------------------------------------------------
+# the shortcuts of the fast walk keep their promises
+
+
+def test_printable_text_needs_no_whitespace_clean_up() -> None:
+    # flush() skips collapsing whitespace when a buffer is printable and has no double space
+    for code in range(0x110000):
+        char = chr(code)
+        if (char.isspace() and char != " ") or char in normalize_module._INVISIBLE + "\x00":
+            assert not char.isprintable(), hex(code)
+
+
+def test_tag_id_table_matches_tag_names() -> None:
+    probe = LexborHTMLParser("")
+    for tag_id, (kind, name) in normalize_module._KINDS_BY_TAG_ID.items():
+        assert kind == normalize_module._kind(name)
+        if not name.startswith("-"):
+            node = probe.create_node(name)
+            assert (node.tag_id, node.tag) == (tag_id, name)
+    assert "span" in {name for _, name in normalize_module._KINDS_BY_TAG_ID.values()}
+    # every flaggable element starts a block: a flag never turns an inline element into one
+    assert normalize_module._FLAGGABLE <= normalize_module._BLOCKISH
+
+
+def test_custom_and_unknown_elements_split_words() -> None:
+    # <o:p> and custom elements get per-document tag ids and fall back to their names
+    doc = normalize(page(f"<p>{POLICY}<o:p>alpha</o:p><my-widget>beta</my-widget>gamma</p>"))
+    assert doc.text == f"{POLICY} alpha beta gamma"
+
+
+@pytest.mark.parametrize(
+    ("names", "expected"),
+    [
+        ("navSection", ("nav", False)),
+        ("Cookie-Banner main", ("Cookie-Banner", True)),
+        ("SITE-FOOTER", ("site-footer", False)),
+        ("content article-body", ("", False)),
+        ("\u017fidebar nav", ("\u017fidebar", False)),  # non-ASCII: re.I's case folding (ſ ~ s)
+        ("s\u212aip-link x", ("skip-link", False)),  # Kelvin sign ~ k
+        ("ad-slot3 x", ("ad-slot3", True)),
+    ],
+)
+def test_classify_names(names: str, expected: tuple[str, bool]) -> None:
+    assert normalize_module._classify_names(names) == expected
+
+
+def _reference_classify(names: str) -> tuple[str, bool]:
+    names = re.sub(r"([a-z])([A-Z])", r"\1-\2", names)
+    match = normalize_module._STRONG_CLASS.search(names)
+    if match:
+        return match.group(0).strip(" -_"), True
+    match = normalize_module._WEAK_CLASS.search(names)
+    if match:
+        return match.group(0).strip(" -_").lower(), False
+    return "", False
+
+
+@settings(max_examples=300, deadline=None)
+@given(
+    st.lists(
+        st.sampled_from(
+            [
+                *("nav", "Nav", "menu", "MainMenu", "cookie", "Banner", "-", "_", " ", "x"),
+                *("footer", "sidebar", "onetrust", "adsbygoogle", "SEARCH", "box", "2"),
+                *("\u017f", "\u212a", "\u0130"),  # ſ, Kelvin sign, İ: re.I folds them
+            ]
+        ),
+        min_size=1,
+        max_size=8,
+    ).map("".join)
+)
+def test_classify_names_matches_case_insensitive_reference(names: str) -> None:
+    assert normalize_module._classify_names.__wrapped__(names) == _reference_classify(names)
+
+
+def test_runaway_check_counts_tags_exactly() -> None:
+    tail = "<p>" + POLICY + "</p>"
+    for opener, flattened in (("<div>", True), ("<DIV class=x>", True), ("<p>", False)):
+        html = opener * 3000 + tail
+        assert (normalize_module._flatten_runaway_nesting(html) != html) is flattened, opener
+    html = "<div>" * 2999 + tail  # one short of the limit
+    assert normalize_module._flatten_runaway_nesting(html) is html
+
+
+@settings(max_examples=200, deadline=None)
+@given(
+    st.integers(0, 9),
+    st.integers(0, 3000),
+    st.sampled_from(["a", "word", "x1"]),
+    st.sampled_from(["", "404 Not Found"]),
+)
+def test_verdict_shortcut_agrees_with_full_counts(
+    terms: int, words: int, word: str, title: str
+) -> None:
+    text = " ".join(["privacy"] * terms + [word] * words)[:7000]
+    tree = LexborHTMLParser(text)
+    full = normalize_module._verdict(text, title, text, tree)
+    if normalize_module._plainly_policy(text[:6000]):
+        assert full == (Verdict.OK, "")
+
+
+@pytest.mark.parametrize(
+    ("body", "content_type", "as_is"),
+    [
+        ("Ünïcödé <p>text</p>".encode(), "", True),
+        ("Ünïcödé".encode(), "text/html; charset=iso-8859-1", True),  # stale label
+        (codecs.BOM_UTF8 + "Ünïcödé".encode(), "", False),
+        ("Ünïcödé".encode("cp1252"), "text/html; charset=windows-1252", False),
+        ("Ünïcödé".encode("utf-16"), "", False),
+        (b"plain ascii", "text/html; charset=utf-8", True),
+    ],
+)
+def test_pages_parsed_from_their_own_bytes_decode_to_them(
+    body: bytes, content_type: str, as_is: bool
+) -> None:
+    text, _, parsed_as_is = normalize_module._decode(body, content_type)
+    assert parsed_as_is is as_is
+    if parsed_as_is:
+        assert text.encode("utf-8") == body
