@@ -44,17 +44,22 @@ class ClusterError(Exception):
     """Redis could not be reached or answered an error."""
 
 
-# KEYS[1] members; ARGV[1] member; ARGV[2] ttl ms. Leave; return how many live members remain.
+# KEYS[1] members; KEYS[2] the member's "left" mark; ARGV[1] member; ARGV[2] ttl ms. Leave for
+# good (the mark stops a heartbeat still under way from adding the member back); return how many
+# live members remain.
 LEAVE = """
 local t = redis.call('TIME')
 local now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
+redis.call('SET', KEYS[2], 1, 'PX', 86400000)
 redis.call('ZREM', KEYS[1], ARGV[1])
 redis.call('ZREMRANGEBYSCORE', KEYS[1], '-inf', now - tonumber(ARGV[2]))
 return redis.call('ZCARD', KEYS[1])
 """
 
-# KEYS[1] members; ARGV[1] member. A heartbeat on Redis' clock.
+# KEYS[1] members; KEYS[2] the member's "left" mark; ARGV[1] member. A heartbeat on Redis'
+# clock, unless the member has left.
 BEAT = """
+if redis.call('EXISTS', KEYS[2]) == 1 then return 0 end
 local t = redis.call('TIME')
 local now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
 redis.call('ZADD', KEYS[1], now, ARGV[1])
@@ -102,13 +107,18 @@ class Cluster:
         except redis.RedisError as exc:
             raise ClusterError(f"Redis unreachable at {self.redis_url}: {exc}") from None
 
+    def left_key(self, member: str) -> str:
+        return f"{self.prefix}:left:{member}"
+
     def beat(self, member: str) -> None:
-        self.client.eval(BEAT, 1, self.members_key, member)
+        """Mark ``member`` live (no-op once it has left: the heartbeat thread outlives leave)."""
+        self.client.eval(BEAT, 2, self.members_key, self.left_key(member), member)
 
     def leave(self, member: str) -> int:
         """Leave the cluster; how many live workers remain (0: this one was the last)."""
         ttl = int(MEMBER_TTL_SECONDS * 1000)
-        return int(self.client.eval(LEAVE, 1, self.members_key, member, ttl))  # type: ignore[arg-type]
+        keys = (self.members_key, self.left_key(member))
+        return int(self.client.eval(LEAVE, 2, *keys, member, ttl))  # type: ignore[arg-type]
 
     def prune_dead_local(self) -> list[str]:
         """Forget members on this host whose process is gone (without waiting for their TTL)."""

@@ -9,6 +9,8 @@ from __future__ import annotations
 import http.client
 import os
 import signal
+import socket
+import struct
 import subprocess
 import sys
 import threading
@@ -30,11 +32,29 @@ __all__ = ["sqlite_baseline"]
 pytestmark = pytest.mark.e2e
 
 REPLAY_RATE = 8  # per second, for the whole cluster (the Internet Archive's figure)
+SO_TIMESTAMPNS = getattr(socket, "SO_TIMESTAMPNS", 35)  # Linux
+
+
+def arrival_time(sock: socket.socket) -> float | None:
+    """When a request's first bytes reached ``sock``, on the kernel's clock (the listening socket
+    asks for receive timestamps, its connections inherit that): not when this process got round
+    to reading them, which on a loaded machine can be a scheduling delay later. None if the
+    kernel gives no timestamp."""
+    try:
+        _, ancillary, _, _ = sock.recvmsg(1, socket.CMSG_SPACE(16), socket.MSG_PEEK)
+    except OSError:
+        return None
+    for level, kind, data in ancillary:
+        if level == socket.SOL_SOCKET and kind == SO_TIMESTAMPNS and len(data) >= 16:
+            sec, nsec = struct.unpack("qq", data[:16])
+            return float(sec + nsec / 1e9)
+    return None
 
 
 class ArchiveFront:
-    """A loopback HTTP proxy before pywb: records every request's arrival time, and answers 429
-    to a replay request when more than ``limit`` arrived in the second before it."""
+    """A loopback HTTP proxy before pywb: records every request's arrival time (the kernel's
+    receive timestamp), and answers 429 to a replay request when more than ``limit`` arrived in
+    the second before it."""
 
     def __init__(self, upstream: str, limit: float) -> None:
         parts = urlsplit(upstream)
@@ -42,6 +62,7 @@ class ArchiveFront:
         self.limit = limit
         self.lock = threading.Lock()
         self.log: list[tuple[float, str, str, int]] = []  # (time, kind, path, status)
+        self.untimed = 0  # requests the kernel gave no receive timestamp for
         front = self
 
         class Handler(BaseHTTPRequestHandler):
@@ -50,14 +71,22 @@ class ArchiveFront:
             def log_message(self, *args: Any) -> None:
                 pass
 
+            def setup(self) -> None:
+                self.arrived = arrival_time(self.request)  # before anything reads the request
+                super().setup()
+
             def do_GET(self) -> None:
-                now = time.monotonic()
+                now = self.arrived
+                if now is None:
+                    now = time.time()
+                    with front.lock:
+                        front.untimed += 1
                 kind = "cdx" if "/cdx?" in self.path else "replay"
                 with front.lock:
                     recent = sum(
                         1
                         for t, k, _, s in front.log
-                        if k == "replay" and now - t < 1.0 and s != 429
+                        if k == "replay" and 0 <= now - t < 1.0 and s != 429
                     )
                     refuse = kind == "replay" and recent + 1 > front.limit + 1
                     front.log.append((now, kind, self.path, 429 if refuse else 0))
@@ -90,7 +119,12 @@ class ArchiveFront:
                 self.end_headers()
                 self.wfile.write(body)
 
-        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        class Server(ThreadingHTTPServer):
+            def server_bind(self) -> None:
+                self.socket.setsockopt(socket.SOL_SOCKET, SO_TIMESTAMPNS, 1)
+                super().server_bind()
+
+        self.server = Server(("127.0.0.1", 0), Handler)
         self.server.daemon_threads = True
         self.netloc = f"127.0.0.1:{self.server.server_address[1]}"
         self.thread = threading.Thread(target=self.server.serve_forever, daemon=True)
@@ -102,6 +136,7 @@ class ArchiveFront:
     def clear(self) -> None:
         with self.lock:
             self.log.clear()
+            self.untimed = 0
 
     def max_per_second(self, kind: str) -> int:
         """The most ``kind`` requests that arrived within any one second."""
@@ -222,6 +257,7 @@ def test_two_workers_share_queue_filter_and_rate_limit(
     assert not [x for x in front.log if x[3] == 429], (
         "the cluster went faster than the archive allows"
     )
+    assert not front.untimed, "the kernel gave no receive timestamps (SO_TIMESTAMPNS)"
     assert front.max_per_second("replay") <= REPLAY_RATE + 1
     # both workers took part, and exactly one (the last out) rebuilt versions
     rows = [r for r in run_rows(cluster["db"]) if r.kind == "worker"]
@@ -300,6 +336,38 @@ def test_shared_limiter_spaces_reservations(redis_server: Any) -> None:
         assert 0.07 <= waits[i] - waits[i - 1] <= 0.1 + 1e-6, waits
     assert waits[10] >= 5.0 - 0.05  # a 429 pushes everyone back
     assert waits[11] >= 5.0 - 0.05
+
+
+def test_a_request_woken_too_late_takes_a_new_slot() -> None:
+    """The lateness bound counts from when the reservation was asked for: a slow Redis answer or
+    a late wake-up on a busy reactor both count; half an interval is the most allowed."""
+    from crawler.redislimit import too_late
+
+    interval = 0.125
+    assert not too_late(asked=10.0, wait=0.5, now=10.5 + 0.06, interval=interval)
+    assert too_late(asked=10.0, wait=0.5, now=10.5 + 0.07, interval=interval)  # woke late
+    assert too_late(asked=10.0, wait=0.0, now=10.07, interval=interval)  # answered late
+
+
+def test_a_heartbeat_after_leaving_does_not_bring_a_worker_back(redis_server: Any) -> None:
+    """A worker's heartbeat thread runs until its process ends, after it left the cluster: a beat
+    then must not make it a live member again, or the worker leaving after it would not be the
+    last and nobody would rebuild the versions."""
+    from crawler.distributed import Cluster
+
+    redis_server.flush()
+    cluster = Cluster(redis_server.url)
+    try:
+        cluster.beat("a")
+        cluster.beat("b")
+        assert cluster.leave("a") == 1
+        cluster.beat("a")  # a's last beat, under way while it left
+        assert cluster.live_workers() == 1
+        assert cluster.leave("b") == 0  # b is the last
+        cluster.beat("b")
+        assert cluster.live_workers() == 0
+    finally:
+        cluster.close()
 
 
 def _fetched(db: str) -> int:
