@@ -57,6 +57,6 @@ def check(environ: Mapping[str, str] | None = None) -> None:
         value = env.get(name, "")
         if not value:
             continue
-        problem = rule(value.strip())
+        problem = rule(value)  # as its reader sees it (float() itself allows spaces)
         if problem is not None:
             raise EnvVarError(f"environment variable {name}={value!r} {problem}")

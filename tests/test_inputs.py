@@ -2,9 +2,6 @@
 
 from __future__ import annotations
 
-import os
-import subprocess
-import sys
 from pathlib import Path
 
 import pytest
@@ -12,6 +9,8 @@ import pytest
 from crawler.urlfile import UrlFileError, read_url_file
 from storage import open_store
 from storage.keys import BadUrl, check_url, urlkey
+from tests.conftest import run_cli
+from tests.test_cli import assert_one_line_error
 
 
 def test_read_url_file_skips_comments_blanks_and_duplicates(tmp_path: Path) -> None:
@@ -79,24 +78,12 @@ def test_malformed_environment_variable_is_one_line_and_touches_nothing(
     db = tmp_path / "p.db"
     open_store(f"sqlite:///{db}").close()
     before = db.read_bytes()
-    for argv in (
-        ["changes", "--db", f"sqlite:///{db}"],
-        ["runs", "--db", f"sqlite:///{db}"],
-    ):
-        proc = _cli(argv, {name: value})
-        assert proc.returncode == 1
-        lines = proc.stderr.strip().splitlines()
-        assert lines == [f"policytrail: error: environment variable {name}={value!r} {problem}"]
+    for command in ("changes", "runs"):
+        r = run_cli(command, "--db", f"sqlite:///{db}", env={name: value})
+        assert_one_line_error(r, 1)
+        assert (
+            r.err.strip() == f"policytrail: error: environment variable {name}={value!r} {problem}"
+        )
     assert db.read_bytes() == before
     # a good value, and an empty one (the default), pass the check
-    assert _cli(["changes", "--db", f"sqlite:///{db}"], {name: ""}).returncode == 0
-
-
-def _cli(argv: list[str], env: dict[str, str]) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(
-        [sys.executable, "-m", "crawler.cli", *argv],
-        capture_output=True,
-        text=True,
-        env={**os.environ, **env},
-        timeout=60,
-    )
+    assert run_cli("changes", "--db", f"sqlite:///{db}", env={name: ""}).code == 0
