@@ -15,6 +15,7 @@ from crawler.cliutil import (
     CliError,
     db_arg,
     positive_arg,
+    retry_unfetchable_arg,
     snapshots_arg,
     snapshots_mode,
 )
@@ -30,6 +31,7 @@ def register(sub: Any) -> None:
     p.add_argument("--urls", required=True, metavar="FILE", help="one policy URL per line")
     p.add_argument("--archive", default=IA_BASE, help=f"archive base URL (default {IA_BASE})")
     p.add_argument("--sample", choices=["all", "monthly", "semiannual"], default="all")
+    retry_unfetchable_arg(p)  # for this job's workers
     db_arg(p)
     p.set_defaults(func=cmd_enqueue)
 
@@ -84,7 +86,14 @@ def cmd_enqueue(args: argparse.Namespace) -> int:
         # workers that died leave rows saying "running": say so, as `run` does
         for reaped in reap_stale_runs(store, holding_lock=False):
             print(reaped.line())
-        result = enqueue(cluster, store, urls, archive.base, sample=args.sample)
+        result = enqueue(
+            cluster,
+            store,
+            urls,
+            archive.base,
+            sample=args.sample,
+            retry_unfetchable=args.retry_unfetchable,
+        )
     finally:
         store.close()
         cluster.close()

@@ -348,24 +348,32 @@ def enqueue(
     from_ts: str | None = None,
     to_ts: str | None = None,
     sample: str = "all",
+    retry_unfetchable: bool = False,
 ) -> EnqueueResult:
-    """Track ``urls`` in the database and push one start message per URL."""
+    """Track ``urls`` in the database and push one start message per URL. With
+    ``retry_unfetchable``, the workers fetch the captures stored unfetchable once more (as
+    ``policytrail crawl --retry-unfetchable``): each URL is listed from its oldest one."""
     new_job = cluster.new_job_if_idle()
     messages = []
     for t in store.track(urls, archive):
         start = from_ts
         if t.last_seen_ts and (start is None or t.last_seen_ts > start):
             start = t.last_seen_ts  # incremental, as in a single-process crawl
-        messages.append(
-            {
-                "url": t.url,
-                "policy_id": t.policy_id,
-                "url_id": t.url_id,
-                "from_ts": start,
-                "to_ts": to_ts,
-                "sample": sample,
-            }
-        )
+        if retry_unfetchable:
+            oldest = store.oldest_unfetchable(t.url_id)
+            if oldest and start and oldest < start:
+                start = max(oldest, from_ts or "")  # they do not hold the cursor back
+        message: dict[str, Any] = {
+            "url": t.url,
+            "policy_id": t.policy_id,
+            "url_id": t.url_id,
+            "from_ts": start,
+            "to_ts": to_ts,
+            "sample": sample,
+        }
+        if retry_unfetchable:
+            message["retry_unfetchable"] = True
+        messages.append(message)
     cluster.push_start(messages)
     return EnqueueResult(len(messages), new_job)
 
@@ -441,6 +449,16 @@ class WorkerSummary:
             f"{s.get('cdx_requests', 0)} CDX requests, {s.get('captures_seen', 0)} captures seen, "
             f"{s.get('fetched', 0)} fetched, {s.get('versions_stored', 0)} versions stored, "
             f"{s.get('changes_stored', 0)} changes, {sum(s.get('errors', {}).values())} errors"
+            + (
+                f" ({s['unfetchable']} unfetchable: not fetched again)"
+                if s.get("unfetchable")
+                else ""
+            )
+            + (
+                f", {s['shared_limit_late']} requests woken late took a new rate-limit slot"
+                if s.get("shared_limit_late")
+                else ""
+            )
             + (" (last worker: cursors and versions updated)" if s.get("finalised") else "")
         )
 
@@ -541,6 +559,9 @@ def run_worker(opts: WorkerOptions) -> WorkerSummary:
         "versions_stored": int(raw.get("policytrail/versions_stored", 0)),
         "changes_stored": int(raw.get("policytrail/changes_stored", 0)),
         "shared_limit_waited_ms": int(raw.get("policytrail/shared_limit/waited_ms", 0)),
+        # requests woken too late for their shared-limit slot, which reserved another
+        "shared_limit_late": int(raw.get("policytrail/shared_limit/late_reserved_again", 0)),
+        "unfetchable": int(raw.get("policytrail/unfetchable", 0)),
         "finalised": bool(raw.get("policytrail/finalised")),
         "errors": errors,
     }

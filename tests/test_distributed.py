@@ -190,23 +190,29 @@ def cluster(redis_server: Any, postgres_server: Any, front: ArchiveFront) -> dic
     }
 
 
-def enqueue(c: dict[str, str]) -> str:
+def enqueue(c: dict[str, str], *extra: str, urls: Path = SAMPLE_URLS) -> str:
     r = run_cli(
         "enqueue",
         "--redis",
         c["redis"],
         "--urls",
-        str(SAMPLE_URLS),
+        str(urls),
         "--archive",
         c["archive"],
         "--db",
         c["db"],
+        *extra,
     )
     assert r.code == 0, r.err
     return r.out
 
 
-def start_worker(c: dict[str, str], replay_rate: float = REPLAY_RATE) -> subprocess.Popen[str]:
+def start_worker(
+    c: dict[str, str],
+    replay_rate: float = REPLAY_RATE,
+    *extra: str,
+    env: dict[str, str] | None = None,
+) -> subprocess.Popen[str]:
     return subprocess.Popen(
         [
             sys.executable,
@@ -227,8 +233,10 @@ def start_worker(c: dict[str, str], replay_rate: float = REPLAY_RATE) -> subproc
             "1",
             "--idle-timeout",
             "2",
+            *extra,
         ],
         cwd=ROOT,
+        env={**os.environ, **(env or {})},
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,
         text=True,
@@ -293,6 +301,66 @@ def test_a_killed_worker_loses_nothing(
     assert_same_history(got, sqlite_baseline["result"])
     statuses = sorted(r.status for r in run_rows(cluster["db"]))
     assert statuses == ["killed", "ok", "ok"]
+
+
+def test_unfetchable_captures_in_a_cluster_and_retry_unfetchable(
+    cluster: dict[str, str], front: ArchiveFront, tmp_path: Path
+) -> None:
+    """Workers, like a single-process crawl (tests/test_unfetchable.py), store captures over
+    the download limit as unfetchable, never fetch them again, and fetch them once more for a
+    job enqueued with ``--retry-unfetchable``; ``--snapshots none`` keeps texts only."""
+    from sqlalchemy import select
+    from sqlalchemy.orm import Session
+
+    from storage import open_store
+    from storage.models import Capture
+    from storage.reportdata import capture_quality
+
+    url = "https://hily.com/privacypolicy"  # six captures, five of them over 50 kB
+    urls = tmp_path / "urls.txt"
+    urls.write_text(url + "\n")
+    small = {"POLICYTRAIL_DOWNLOAD_MAXSIZE": "50000"}
+
+    def captures() -> tuple[dict[str, int], list[tuple[int | None, int | None]]]:
+        store = open_store(cluster["db"])
+        try:
+            pid = store.find_policy(url) or 0
+            with Session(store.engine) as s:
+                rows = s.execute(
+                    select(Capture.snapshot_id, Capture.text_id).where(
+                        Capture.policy_id == pid, Capture.state == "fetched"
+                    )
+                ).all()
+            return dict(capture_quality(store)[pid].states), [(r[0], r[1]) for r in rows]
+        finally:
+            store.close()
+
+    def replays() -> list[str]:
+        return [path for _, kind, path, _ in front.log if kind == "replay"]
+
+    enqueue(cluster, urls=urls)
+    code, out, err = finish(start_worker(cluster, REPLAY_RATE, "--snapshots", "none", env=small))
+    assert code == 0, err[-2000:]
+    assert "5 unfetchable: not fetched again" in out, out
+    states, fetched = captures()
+    assert states == {"unfetchable": 5, "fetched": 1}
+    assert fetched and all(snap is None and text is not None for snap, text in fetched), fetched
+    assert len(replays()) == 6
+
+    front.clear()  # the next job, not asked to retry: nothing is fetched again
+    assert "for a new job" in enqueue(cluster, urls=urls)
+    code, out, err = finish(start_worker(cluster, env=small))
+    assert code == 0, err[-2000:]
+    assert replays() == [] and captures()[0] == {"unfetchable": 5, "fetched": 1}
+
+    front.clear()  # a job that retries them, its workers with the default limit
+    assert "for a new job" in enqueue(cluster, "--retry-unfetchable", urls=urls)
+    code, out, err = finish(start_worker(cluster))
+    assert code == 0, err[-2000:]
+    assert len(replays()) == len(set(replays())) == 5, replays()  # each unfetchable once
+    states, fetched = captures()
+    assert states == {"fetched": 6}
+    assert sum(snap is not None for snap, _ in fetched) == 5  # the retry kept their snapshots
 
 
 def test_enqueue_without_redis_is_one_line(tmp_path: Path) -> None:

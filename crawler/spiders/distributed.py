@@ -28,7 +28,7 @@ from twisted.python.failure import Failure
 
 from crawler.archive import CdxQuery
 from crawler.items import KnownCaptures, Target
-from crawler.spiders.policies import PolicySpider, known_state
+from crawler.spiders.policies import PolicySpider, start_state
 from crawler.storeworker import DatabaseFailed
 from crawler.triage import Listing, PolicyDigests, Sampling
 from diffing.records import CaptureRef
@@ -81,6 +81,8 @@ class DistributedPolicySpider(RedisMixin, PolicySpider):  # type: ignore[misc]
         self._last_activity = time.monotonic()
         request = self._cdx_request(target, query)
         request.meta["sample"] = sample
+        if m.get("retry_unfetchable"):
+            request.meta["retry_unfetchable"] = True
         return request
 
     def spider_idle(self) -> None:
@@ -123,6 +125,8 @@ class DistributedPolicySpider(RedisMixin, PolicySpider):  # type: ignore[misc]
             request.meta["buffered"] = buffered  # rows of earlier pages, awaiting sampling
         if str(self.sampling) != "all":
             request.meta["sample"] = str(self.sampling)
+        if self.retry_unfetchable:
+            request.meta["retry_unfetchable"] = True  # the listing's next page: the same job
         return request.replace(dont_filter=False)
 
     def _replay_request(self, target: Target, ref: CaptureRef, *args: Any, **kw: Any) -> Any:
@@ -138,14 +142,21 @@ class DistributedPolicySpider(RedisMixin, PolicySpider):  # type: ignore[misc]
         self._last_activity = time.monotonic()
         target: Target = response.meta["target"]
         assert self.worker is not None
+        # the job's choice (``enqueue --retry-unfetchable``), carried by its start message
+        retry = bool(response.meta.get("retry_unfetchable"))
         try:
-            contents, stamps = await self.worker.run(partial(known_state, target=target))
+            contents, stamps, unfetchable, _ = await self.worker.run(
+                partial(start_state, target=target, retry_unfetchable=retry)
+            )
         except DatabaseFailed:
             return  # the worker is stopping; the next job lists this URL again
         # from here to the end of the eager call below nothing else runs: the state is ours
+        # (as in a single-process crawl, a capture whose digest is unfetchable holds the same
+        # bytes: it is stored unfetchable without a fetch, unless the job retries them)
         self.listings[target.url_id] = Listing(
-            PolicyDigests(stored=set(contents)), stored_timestamps=stamps
+            PolicyDigests(stored=set(contents) | set(unfetchable)), stored_timestamps=stamps
         )
+        self.retry_unfetchable = retry
         self.sampling = Sampling(response.meta.get("sample") or "all")
         if response.meta.get("buffered"):
             self.buffered[target.url_id] = list(response.meta["buffered"])
