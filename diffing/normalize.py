@@ -26,6 +26,7 @@ import hashlib
 import itertools
 import re
 import unicodedata
+from bisect import bisect_left
 from collections import Counter
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
@@ -255,6 +256,7 @@ _BLOCK_TAGS = _names(
 _LIST_TAGS = frozenset(("ul", "ol", "menu", "dir"))
 _HEADINGS = {"h1": 1, "h2": 2, "h3": 3, "h4": 4, "h5": 5, "h6": 6}
 _FLAGGABLE = _names("div section ul ol table td tr form nav aside header footer")
+_FLAGGED_TAGS = frozenset(("nav", "aside", "header", "footer"))  # flagged by their tag alone
 _ATTR_TAGS = _FLAGGABLE | {"ol"}
 _INLINE_TAGS = _names(
     "a abbr b bdi bdo big br cite code data del dfn em font i ins kbd label mark nobr q rp "
@@ -306,20 +308,6 @@ _LINK_LIST_DENSITY = 0.75  # share of link text that makes a block or a list nav
 
 
 @dataclass(slots=True)
-class _Block:
-    kind: str  # "p", "li", "h1".."h6", "pre"
-    text: str
-    elem: int  # innermost registered element
-    chars: int  # non-space chars
-    link_chars: int
-    links: int  # number of links
-    depth: int  # list nesting
-    good: bool  # long, few links: prose
-    marker: str = "*"
-    list_seq: int = 0  # which top-level list an item belongs to
-
-
-@dataclass(slots=True)
 class _List:
     ordered: bool
     counter: int
@@ -329,15 +317,32 @@ class _List:
 class _Page:
     """What the walk found: the elements that hold blocks, in document order, and the blocks.
 
-    Element ``i``'s subtree is the index range ``[i, ends[i])``, so a subtree's total of any
-    per-element value is a difference of two prefix sums (see :func:`_prefix_sums`).
+    Element ``i``'s subtree is the index range ``[i, ends[i])`` of the elements; its blocks are
+    the index range ``[first_blocks[i], end_blocks[i])`` of the blocks (the blocks flushed while
+    it was open), so a subtree's total of any per-block value is a difference of two prefix sums
+    over the blocks (see :func:`_prefix_sums`).
+
+    A block (a heading, paragraph, list item or preformatted text) is an index into the block
+    columns: a page has thousands, and an object each would be thousands of allocations that
+    the garbage collector keeps scanning while they live.
     """
 
     parents: list[int]  # -1: a top-level element
     ends: list[int]
     flags: list[str]  # "" or why the element is chrome
     strong: list[bool]
-    blocks: list[_Block]
+    first_blocks: list[int]
+    end_blocks: list[int]
+    kinds: list[str]  # "p", "li", "h1".."h6", "pre"
+    texts: list[str]
+    elems: list[int]  # innermost registered element
+    chars: list[int]  # non-space chars
+    link_chars: list[int]
+    links: list[int]  # number of links
+    depths: list[int]  # list nesting
+    masses: list[int]  # chars of a long block with few links (prose), else 0
+    markers: list[str]  # a list item's "*" or "3."
+    list_seqs: list[int]  # which top-level list an item belongs to
 
 
 # What the walker does with a node, by its tag name (LexborNode.tag)
@@ -348,6 +353,14 @@ _BLOCKISH = _BLOCK_TAGS | _LIST_TAGS | _HEADINGS.keys() | {"li"}
 _PLAIN_BLOCKS = _BLOCKISH - _LIST_TAGS - _HEADINGS.keys() - {"li", "pre"}
 _NO_ATTRS: dict[str, str | None] = {}
 _HEADING_KINDS = ("", "h1", "h2", "h3", "h4", "h5", "h6")
+# how element() opens a block, by tag: 0 a plain block, 1-6 a heading, 7 li, 8 a list, 9 pre
+_BLOCK_ROLES = {
+    **dict.fromkeys(_PLAIN_BLOCKS, 0),
+    **_HEADINGS,
+    "li": 7,
+    **dict.fromkeys(_LIST_TAGS, 8),
+    "pre": 9,
+}
 
 
 def _kind(tag: str) -> int:
@@ -383,7 +396,6 @@ def _kinds_by_tag_id() -> dict[int, tuple[int, str]]:
 
 
 _KINDS_BY_TAG_ID = _kinds_by_tag_id()
-_TEXT_ID = next(tag_id for tag_id, (kind, _) in _KINDS_BY_TAG_ID.items() if kind == _TEXT)
 
 
 def _collapse(raw: str) -> str:
@@ -396,18 +408,41 @@ def _collapse(raw: str) -> str:
     return "\n".join(line for line in lines if line)
 
 
+def _squeeze(text: str) -> str:
+    """:func:`_collapse` for a printable text: runs of spaces to one, stripped.
+
+    Spaces are then its only whitespace, so this is ``" ".join(text.split())``, without the word
+    list: ``replace`` halves every run of spaces, a handful of passes at memchr speed.
+    """
+    while "  " in text:
+        text = text.replace("  ", " ")
+    return text.strip(" ")
+
+
 def _walk(start: LexborNode | None, selected: Sequence[LexborNode] = ()) -> _Page:
     """Turn the page below ``start`` (or the ``selected`` elements themselves) into blocks.
 
     The walk spends a few microseconds on each of hundreds of thousands of nodes, so its state
     lives in local variables shared by the nested functions (closure cells are cheaper to reach
-    than attributes), and nodes are told apart by their integer tag id.
+    than attributes); a text node is told apart by its ``text_content`` (None for any other
+    node), which it needs read anyway, and an element by its integer tag id.
     """
     parents: list[int] = []
     ends: list[int] = []
     flags: list[str] = []
     strong: list[bool] = []
-    blocks: list[_Block] = []
+    first_blocks: list[int] = []
+    end_blocks: list[int] = []
+    kinds: list[str] = []
+    texts: list[str] = []
+    elems: list[int] = []
+    block_chars: list[int] = []
+    block_link_chars: list[int] = []
+    block_links: list[int] = []
+    depths: list[int] = []
+    masses: list[int] = []
+    markers: list[str] = []
+    list_seqs: list[int] = []
     buf: list[str] = []  # the text of the current block, in pieces; _BR for a <br>
     add = buf.append
     buf_text = False  # the buffer holds more than whitespace
@@ -435,14 +470,23 @@ def _walk(start: LexborNode | None, selected: Sequence[LexborNode] = ()) -> _Pag
         links = buf_links
         nlinks = buf_nlinks
         buf_links = buf_nlinks = 0
-        if raw.isprintable() and "  " not in raw:
-            # the usual case: single spaces are the only whitespace (every other whitespace
-            # character, the invisible ones and _BR are unprintable): nothing to collapse
-            text = raw.strip(" ")
+        if raw.isprintable():
+            # the usual case: spaces are the only whitespace (every other whitespace character,
+            # the invisible ones and _BR are unprintable), often single already
+            text = raw.strip(" ") if "  " not in raw else _squeeze(raw)
             chars = len(text) - text.count(" ")
         else:
-            text = _collapse(raw)
-            chars = len(text) - text.count(" ") - text.count("\n")
+            # most other buffers only add no-break spaces and the HTML source's line breaks and
+            # tabs: as plain spaces they are squeezed the same way, without splitting the text
+            # into words as _collapse() does
+            spaced = raw.replace("\xa0", " ").replace("\n", " ").replace("\t", " ")
+            spaced = spaced.replace("\u202f", " ")
+            if spaced.isprintable():
+                text = _squeeze(spaced)
+                chars = len(text) - text.count(" ")
+            else:
+                text = _collapse(raw)
+                chars = len(text) - text.count(" ") - text.count("\n")
         # [^\W_] is str.isalnum(): the first character usually settles it
         if not text or not (text[0].isalnum() or _ALNUM.search(text)):
             return
@@ -457,11 +501,18 @@ def _walk(start: LexborNode | None, selected: Sequence[LexborNode] = ()) -> _Pag
             kind = "pre"
         else:
             kind = "p"
-        link_chars = min(links, chars)
+        link_chars = links if links < chars else chars
+        kinds.append(kind)
+        texts.append(text)
+        elems.append(cur)
+        block_chars.append(chars)
+        block_link_chars.append(link_chars)
+        block_links.append(nlinks)
+        depths.append(len(lists))
         good = chars >= _GOOD_MIN_CHARS and link_chars <= _GOOD_MAX_LINK_DENSITY * chars
-        blocks.append(
-            _Block(kind, text, cur, chars, link_chars, nlinks, len(lists), good, marker, seq)
-        )
+        masses.append(chars if good else 0)
+        markers.append(marker)
+        list_seqs.append(seq)
 
     def add_text(text: str) -> None:  # the text branch of walk(), for its rarer callers
         nonlocal buf_text, buf_links
@@ -494,9 +545,8 @@ def _walk(start: LexborNode | None, selected: Sequence[LexborNode] = ()) -> _Pag
             add_text(" " + node.text(separator=" ") + " ")
             return
         for child in node.iter(include_text=True):
-            tag_id = child.tag_id
-            if tag_id == _TEXT_ID:  # add_text(), inlined: half of all nodes are text
-                text = child.text_content
+            text = child.text_content
+            if text is not None:  # add_text(), inlined: half of all nodes are text
                 if not text:
                     continue
                 if pre:
@@ -509,7 +559,7 @@ def _walk(start: LexborNode | None, selected: Sequence[LexborNode] = ()) -> _Pag
                     buf_links += len(text.strip())
                 add(text)
                 continue
-            entry = kind_of(tag_id)
+            entry = kind_of(child.tag_id)
             if entry is None:  # a custom element (or a node type the table does not list)
                 tag = child.tag or "-"
                 kind = _kind(tag)
@@ -529,20 +579,27 @@ def _walk(start: LexborNode | None, selected: Sequence[LexborNode] = ()) -> _Pag
 
     def element(node: LexborNode, tag: str, depth: int) -> None:
         """A block-level (or unknown) element."""
-        nonlocal cur, in_article, heading, inline_only, list_seq, pending_li, pre
-        if tag == "hr":
-            flush()
-            return
-        if inline_only or tag not in _BLOCKISH:
-            add_text(" ")
+        nonlocal buf_text, cur, in_article, heading, inline_only, list_seq, pending_li, pre
+        role = _BLOCK_ROLES.get(tag)
+        if role is None or inline_only:
+            if tag == "hr":
+                flush()
+                return
+            # add_text(" "), walk(), add_text(" ")
+            if pre:
+                buf_text = True
+            add(" ")
             walk(node, depth)
-            add_text(" ")
+            if pre:
+                buf_text = True
+            add(" ")
             return
         attrs = _NO_ATTRS
         flag, is_strong = "", False
         if tag in _FLAGGABLE:
             attrs = node.attributes
-            flag, is_strong = _flag(tag, attrs, in_article)
+            if attrs or tag in _FLAGGED_TAGS:  # _flag() of the rest is ("", False)
+                flag, is_strong = _flag(tag, attrs, in_article)
         if buf_text:
             flush()
         else:
@@ -551,43 +608,53 @@ def _walk(start: LexborNode | None, selected: Sequence[LexborNode] = ()) -> _Pag
         cur = index = len(parents)
         parents.append(saved_cur)
         ends.append(index)  # set below
+        first_blocks.append(len(kinds))
+        end_blocks.append(0)  # set below
         flags.append(flag)
         strong.append(is_strong)
         article = tag == "article" or tag == "main"
         in_article += article
-        if tag in _PLAIN_BLOCKS:
+        if role == 0:
             walk(node, depth)
-            flush()
-        elif tag == "li":
+        elif role == 7:  # li
             marker = "*"
             if lists and lists[-1].ordered:
                 lists[-1].counter += 1
                 marker = f"{lists[-1].counter}."
             pending_li = marker
             walk(node, depth)
-            flush()
+            if buf_text:
+                flush()
             pending_li = ""
-        elif tag in _HEADINGS:
-            heading = _HEADINGS[tag]
+        elif role < 7:  # h1..h6
+            heading = role
             inline_only += 1
             walk(node, depth)
-            flush()
+            if buf_text:
+                flush()
             inline_only -= 1
             heading = 0
-        elif tag in _LIST_TAGS:
+        elif role == 8:  # a list
             start = attrs.get("start") if attrs else None
             counter = int(start) - 1 if start and start.strip().lstrip("-").isdigit() else 0
             list_seq += not lists
             lists.append(_List(tag == "ol", counter))
             walk(node, depth)
-            flush()
+            if buf_text:
+                flush()
             lists.pop()
         else:  # pre
             pre += 1
             walk(node, depth)
-            flush()
+            if buf_text:
+                flush()
             pre -= 1
+        if buf_text:
+            flush()
+        else:
+            buf.clear()
         ends[index] = len(parents)
+        end_blocks[index] = len(kinds)
         in_article -= article
         cur = saved_cur
 
@@ -599,7 +666,24 @@ def _walk(start: LexborNode | None, selected: Sequence[LexborNode] = ()) -> _Pag
     elif start is not None:
         walk(start, 0)
     flush()
-    return _Page(parents, ends, flags, strong, blocks)
+    return _Page(
+        parents,
+        ends,
+        flags,
+        strong,
+        first_blocks,
+        end_blocks,
+        kinds,
+        texts,
+        elems,
+        block_chars,
+        block_link_chars,
+        block_links,
+        depths,
+        masses,
+        markers,
+        list_seqs,
+    )
 
 
 def _flag(tag: str, attrs: dict[str, str | None], in_article: int) -> tuple[str, bool]:
@@ -646,8 +730,8 @@ def _classify_names(names: str) -> tuple[str, bool]:
     return "", False
 
 
-def _is_link_block(block: _Block) -> bool:
-    return block.links >= 1 and block.link_chars >= 0.8 * block.chars
+def _is_link_block(links: int, link_chars: int, chars: int) -> bool:
+    return links >= 1 and link_chars >= 0.8 * chars
 
 
 def _prefix_sums(values: list[int]) -> list[int]:
@@ -655,155 +739,161 @@ def _prefix_sums(values: list[int]) -> list[int]:
     return list(itertools.accumulate(values, initial=0))
 
 
-def _select_blocks(page: _Page, use_root: bool, drop_link_lists: bool = True) -> list[_Block]:
-    """Drop chrome: flagged subtrees, link lists and everything outside the content root."""
-    parents, ends, flags, strong, blocks = (
-        page.parents,
-        page.ends,
-        page.flags,
-        page.strong,
-        page.blocks,
+def _select_blocks(page: _Page, use_root: bool, drop_link_lists: bool = True) -> list[int]:
+    """Drop chrome: flagged subtrees, link lists and everything outside the content root.
+
+    Returns the indices of the blocks kept, in document order.
+    """
+    ends, flags, strong = page.ends, page.flags, page.strong
+    firsts, lasts = page.first_blocks, page.end_blocks
+    block_chars, block_link_chars, block_links = page.chars, page.link_chars, page.links
+    mass = _prefix_sums(page.masses)
+    chars, links = _prefix_sums(block_chars), _prefix_sums(block_link_chars)
+    nlinkblocks = _prefix_sums(
+        [
+            _is_link_block(nl, lc, c)
+            for nl, lc, c in zip(block_links, block_link_chars, block_chars, strict=True)
+        ]
     )
-    n = len(parents)
-    mass, chars, links, nblocks, nlinkblocks = [0] * n, [0] * n, [0] * n, [0] * n, [0] * n
-    total = 0
-    for block in blocks:
-        i = block.elem
-        if block.good:
-            total += block.chars
-            if i >= 0:
-                mass[i] += block.chars
-        if i >= 0:
-            chars[i] += block.chars
-            links[i] += block.link_chars
-            nblocks[i] += 1
-            nlinkblocks[i] += _is_link_block(block)
-    mass, chars, links = _prefix_sums(mass), _prefix_sums(chars), _prefix_sums(links)
-    nblocks, nlinkblocks = _prefix_sums(nblocks), _prefix_sums(nlinkblocks)
-    # an element is out if an ancestor is: a dropped subtree is skipped whole
-    out = bytearray(n)
+    total = mass[-1]
+    # a dropped element's blocks are out, and a dropped subtree is skipped whole
+    out = bytearray(len(block_chars))
+    n = len(ends)
     i = 0
     while i < n:
-        end = ends[i]
+        lo, hi = firsts[i], lasts[i]  # the element's blocks
         if flags[i]:
             # a weak flag on an element holding much of the prose is a wrapper, not chrome
-            sub_mass = mass[end] - mass[i]
+            sub_mass = mass[hi] - mass[lo]
             drop = strong[i] or sub_mass < _GUARD_SHARE * total or sub_mass == 0
-        elif drop_link_lists and nblocks[end] - nblocks[i] >= 3 and mass[end] == mass[i]:
-            sub_blocks = nblocks[end] - nblocks[i]
+        elif drop_link_lists and hi - lo >= 3 and mass[hi] == mass[lo]:
+            sub_blocks = hi - lo
             drop = (
-                links[end] - links[i] >= _LINK_LIST_DENSITY * (chars[end] - chars[i])
-                or nlinkblocks[end] - nlinkblocks[i] >= _LINK_LIST_DENSITY * sub_blocks
+                links[hi] - links[lo] >= _LINK_LIST_DENSITY * (chars[hi] - chars[lo])
+                or nlinkblocks[hi] - nlinkblocks[lo] >= _LINK_LIST_DENSITY * sub_blocks
             )
         else:
             drop = False
         if drop:
-            out[i:end] = b"\x01" * (end - i)
-            i = end
+            out[lo:hi] = b"\x01" * (hi - lo)
+            i = ends[i]
         else:
             i += 1
 
-    def kept(block: _Block) -> bool:
-        if block.elem >= 0 and out[block.elem]:
-            return False
-        return not (
-            drop_link_lists
-            and block.links >= 2
-            and block.link_chars >= _LINK_LIST_DENSITY * block.chars
-        )
-
-    survivors = [b for b in blocks if kept(b)]
+    if drop_link_lists:
+        survivors = [
+            k
+            for k, (dropped, c, lc, nl) in enumerate(
+                zip(out, block_chars, block_link_chars, block_links, strict=True)
+            )
+            if not dropped and not (nl >= 2 and lc >= _LINK_LIST_DENSITY * c)
+        ]
+    else:
+        survivors = [k for k, dropped in enumerate(out) if not dropped]
     if use_root:
         survivors = _within_root(page, survivors)
     # a trailing copyright line is site chrome whose year changes every January
-    while survivors and survivors[-1].chars < 200 and _COPYRIGHT.match(survivors[-1].text):
+    texts = page.texts
+    while survivors and block_chars[survivors[-1]] < 200 and _COPYRIGHT.match(texts[survivors[-1]]):
         survivors.pop()
     return survivors
 
 
-def _within_root(page: _Page, blocks: list[_Block]) -> list[_Block]:
-    """The blocks inside the content root, with the title and date lines just above it."""
-    parents, ends = page.parents, page.ends
-    n = len(parents)
-    mass, chars = [0] * n, [0] * n
-    total = all_chars = 0
-    for block in blocks:
-        all_chars += block.chars
-        if block.good:
-            total += block.chars
-        if block.elem >= 0:
-            chars[block.elem] += block.chars
-            mass[block.elem] += block.chars if block.good else 0
-    root = _find_root(ends, _prefix_sums(mass), total, _prefix_sums(chars), all_chars)
+def _within_root(page: _Page, blocks: list[int]) -> list[int]:
+    """The blocks inside the content root, with the title and date lines just above it.
+
+    ``blocks`` are block indices in order: those of an element are a slice of them, found by
+    bisection at its first and end block.
+    """
+    parents, firsts, lasts = page.parents, page.first_blocks, page.end_blocks
+    block_chars, masses = page.chars, page.masses
+    kept_chars, kept_mass = [0] * len(block_chars), [0] * len(block_chars)
+    for k in blocks:
+        kept_chars[k] = block_chars[k]
+        kept_mass[k] = masses[k]
+    chars, mass = _prefix_sums(kept_chars), _prefix_sums(kept_mass)
+    root = _find_root(page.ends, firsts, lasts, mass, mass[-1], chars, chars[-1])
     if root < 0:
         return blocks
-    lo, hi = root, ends[root]  # the root's subtree
+    lo, hi = bisect_left(blocks, firsts[root]), bisect_left(blocks, lasts[root])
     while True:
         parent = parents[root]
         if parent < 0:
             break
-        plo, phi = parent, ends[parent]
-        first = next((k for k, b in enumerate(blocks) if lo <= b.elem < hi), -1)
-        extra = [k for k, b in enumerate(blocks) if plo <= b.elem < phi and not lo <= b.elem < hi]
+        plo, phi = bisect_left(blocks, firsts[parent]), bisect_left(blocks, lasts[parent])
+        # the parent's other blocks: blocks[plo:lo] before the root's, blocks[hi:phi] after
+        extra = blocks[plo:lo]
         # climb to take in a heading or "last updated" line that sits just before the root
         if (
-            first < 0
+            lo == hi
             or not extra
-            or not (
-                all(k < first for k in extra)
-                and sum(blocks[k].chars for k in extra) <= _ROOT_PREFIX_CHARS
-                and not any(_is_link_block(blocks[k]) for k in extra)
-            )
+            or hi != phi
+            or sum(block_chars[k] for k in extra) > _ROOT_PREFIX_CHARS
+            or any(_is_link_block(page.links[k], page.link_chars[k], block_chars[k]) for k in extra)
         ):
             break
         root, lo, hi = parent, plo, phi
-    return [b for b in blocks if lo <= b.elem < hi]
+    return blocks[lo:hi]
 
 
 def _find_root(
-    ends: list[int], mass: list[int], total: int, chars: list[int], all_chars: int
+    ends: list[int],
+    firsts: list[int],
+    lasts: list[int],
+    mass: list[int],
+    total: int,
+    chars: list[int],
+    all_chars: int,
 ) -> int:
     """The deepest element holding ``_ROOT_SHARE`` of the prose (-1: the whole page).
 
-    ``mass`` and ``chars`` are prefix sums over the elements. The root must also keep most of its
-    parent's text: descending from a page whose chrome is already gone into the one long
-    paragraph of a short policy would drop its headings and lists.
+    ``mass`` and ``chars`` are prefix sums over the blocks, an element's blocks the range
+    ``[firsts[i], lasts[i])``. The root must also keep most of its parent's text: descending from
+    a page whose chrome is already gone into the one long paragraph of a short policy would drop
+    its headings and lists.
     """
     if not total:
         return -1
     node, node_chars = -1, all_chars
     child, last = 0, len(ends)  # the children of the page: the top-level elements
     while child < last:
-        end = ends[child]
-        sub_chars = chars[end] - chars[child]
+        lo, hi = firsts[child], lasts[child]
+        sub_chars = chars[hi] - chars[lo]
         if (
-            mass[end] - mass[child] >= _ROOT_SHARE * total
+            mass[hi] - mass[lo] >= _ROOT_SHARE * total
             and sub_chars >= _ROOT_TEXT_SHARE * node_chars
         ):
             node, node_chars = child, sub_chars  # descend into the first child that qualifies
-            child, last = child + 1, end
+            child, last = child + 1, ends[child]
         else:
-            child = end  # the next sibling
+            child = ends[child]  # the next sibling
     return node
 
 
 _HEADING_MARKS = {f"h{level}": "#" * level + " " for level in range(1, 7)}
 
 
-def _render(blocks: list[_Block]) -> str:
+def _render(page: _Page, blocks: list[int]) -> str:
     parts: list[str] = []
+    kinds, texts, depths, markers, list_seqs = (
+        page.kinds,
+        page.texts,
+        page.depths,
+        page.markers,
+        page.list_seqs,
+    )
     prev_list = -1  # the list_seq of the previous block if it is a list item, else -1
-    for block in blocks:
-        kind = block.kind
+    for k in blocks:
+        kind = kinds[k]
         seq = -1
         if kind == "p" or kind == "pre":
-            line = block.text
+            line = texts[k]
         elif kind == "li":
-            indent = "  " * max(block.depth - 1, 0)
-            line = indent + block.marker + " " + block.text.replace("\n", "\n" + indent + "  ")
-            seq = block.list_seq
+            indent = "  " * max(depths[k] - 1, 0)
+            line = indent + markers[k] + " " + texts[k].replace("\n", "\n" + indent + "  ")
+            seq = list_seqs[k]
         else:
-            line = _HEADING_MARKS[kind] + block.text
+            line = _HEADING_MARKS[kind] + texts[k]
         if parts:
             # items of one list are single-spaced
             parts.append("\n" if seq >= 0 and seq == prev_list else "\n\n")
@@ -828,14 +918,77 @@ _JS_HINT = re.compile(
     r"|javascript aktivieren|requires javascript|turn on javascript|notsupported",
     re.I,
 )
-_POLICY_WORDS = re.compile(
-    r"privacy|personal (?:data|information)|cookies?\b|terms|conditions|legal|gdpr|data protection"
-    r"|confidentialit|donn[ée]es personnelles|mentions l[ée]gales|datenschutz|nutzungsbedingungen"
-    r"|privacidad|datos personales|privacy|riservatezza|dati personali|privacybeleid"
-    r"|persoonsgegevens|prywatno|danych osobowych|個人情報|プライバシー|隐私|隱私|개인정보"
-    r"|конфиденциальн|персональн|integritet|personuppgifter|personoplysninger|personvern"
-    r"|privacidade|dados pessoais|gizlilik|kişisel veri|osobních údajů|soukromí|الخصوصية",
-)  # matched against lower-cased text: re.I makes this alternation ten times slower
+_POLICY_TERMS = (  # the alternatives of _POLICY_WORDS, in order
+    "privacy",
+    "personal (?:data|information)",
+    r"cookies?\b",
+    "terms",
+    "conditions",
+    "legal",
+    "gdpr",
+    "data protection",
+    "confidentialit",
+    "donn[ée]es personnelles",
+    "mentions l[ée]gales",
+    "datenschutz",
+    "nutzungsbedingungen",
+    "privacidad",
+    "datos personales",
+    "privacy",
+    "riservatezza",
+    "dati personali",
+    "privacybeleid",
+    "persoonsgegevens",
+    "prywatno",
+    "danych osobowych",
+    "個人情報",
+    "プライバシー",
+    "隐私",
+    "隱私",
+    "개인정보",
+    "конфиденциальн",
+    "персональн",
+    "integritet",
+    "personuppgifter",
+    "personoplysninger",
+    "personvern",
+    "privacidade",
+    "dados pessoais",
+    "gizlilik",
+    "kişisel veri",
+    "osobních údajů",
+    "soukromí",
+    "الخصوصية",
+)
+_REGEX_SYNTAX = frozenset(".^$*+?{}[]\\|()")
+
+
+def _factored(terms: Sequence[str]) -> str:
+    """``"|".join(terms)`` factored on leading literal characters: a regex with the same matches.
+
+    At one position, alternatives that start with different literal characters cannot both match,
+    so grouping them by that character, in order within each group, changes no match; re then
+    tests a character once instead of trying every alternative at every position. A group holding
+    an empty or non-literal rest is left as it is (an empty alternative matches anywhere).
+    """
+    if len(terms) < 2 or not all(
+        term and term[0] not in _REGEX_SYNTAX and term[1:2] not in ("*", "+", "?", "{")
+        for term in terms
+    ):
+        return "|".join(terms)
+    groups: dict[str, list[str]] = {}
+    for term in terms:
+        groups.setdefault(term[0], []).append(term[1:])
+    return "|".join(
+        head + (rests[0] if len(rests) == 1 else f"(?:{_factored(rests)})")
+        for head, rests in groups.items()
+    )
+
+
+# matched against lower-cased text: re.I makes this alternation ten times slower
+_POLICY_WORDS = re.compile(_factored(_POLICY_TERMS))
+# 300 words (\w+ runs): possessive, so each repetition takes one whole run and never splits one
+_ENOUGH_WORDS = re.compile(r"(?:\W*+\w++){300}")
 _SHELL_IDS = re.compile(r"<div[^>]+id=[\"'](?:root|app|__next|___gatsby|__nuxt|main-app)[\"']")
 
 
@@ -881,7 +1034,7 @@ def _plainly_policy(sample: str) -> bool:
     300 words in the first half of the sample rule out a stub, a shell and an error page; six
     privacy/legal terms pass the density test, as 6,000 characters hold at most 3,000 words.
     """
-    if len(_WORD.findall(sample, 0, 3000)) < 300:
+    if _ENOUGH_WORDS.match(sample, 0, 3000) is None:  # no list of words to count
         return False
     first_six = itertools.islice(_POLICY_WORDS.finditer(sample.lower()), 6)
     return len(list(first_six)) == 6
@@ -913,7 +1066,7 @@ def _language(tree: LexborHTMLParser, text: str) -> str:
     lang = lang.strip().lower().replace("_", "-").split("-")[0].split(",")[0]
     if len(lang) == 2 and lang.isalpha():
         return lang
-    words = [w for w in _WORD.findall(text[:5000].lower())]
+    words = _WORD.findall(text[:5000].lower())
     if len(words) < 20:
         return ""
     counts = Counter(words)  # ~1,000 words, ~300 distinct: count each once, not per language
@@ -1048,12 +1201,12 @@ def _normalize(
     else:
         page = _walk(tree.body or tree.root)
         blocks = _select_blocks(page, use_root=True)
-        if not _has_words(blocks, _STUB_WORDS):
+        if not _has_words(page, blocks, _STUB_WORDS):
             # a page that is mostly links (a legal hub, a short notice): keep them
             blocks = _select_blocks(page, use_root=True, drop_link_lists=False)
-    text = _render(blocks)
+    text = _render(page, blocks)
     if not title:
-        first = next((b.text for b in blocks if b.kind == "h1"), "")
+        first = next((page.texts[k] for k in blocks if page.kinds[k] == "h1"), "")
         title = first
     title = unicodedata.normalize("NFC", title)
     verdict, reason = _verdict(text, title, html, tree)
@@ -1067,7 +1220,8 @@ def _flatten_runaway_nesting(html: str) -> str:
     its ``<div>``s or ``<font>``s parses in quadratic time (minutes for a few MB).
     """
     # an opening tag is a "<" not followed by "/": most pages have too few of them in all
-    if html.count("<") - html.count("</") < _MAX_OPEN_CONTAINERS:
+    opened = html.count("<")
+    if opened < _MAX_OPEN_CONTAINERS or opened - html.count("</") < _MAX_OPEN_CONTAINERS:
         return html
     tags = _NEST_TAG.findall(html)
     closed = tags.count("/")
@@ -1076,10 +1230,11 @@ def _flatten_runaway_nesting(html: str) -> str:
     return _NEST_ANY.sub("<p>", html)
 
 
-def _has_words(blocks: list[_Block], count: int) -> bool:
+def _has_words(page: _Page, blocks: list[int], count: int) -> bool:
     found = 0
-    for block in blocks:
-        found += len(_WORD.findall(block.text))
+    texts = page.texts
+    for k in blocks:
+        found += len(_WORD.findall(texts[k]))
         if found >= count:
             return True
     return False

@@ -627,3 +627,60 @@ def test_pages_parsed_from_their_own_bytes_decode_to_them(
     assert parsed_as_is is as_is
     if parsed_as_is:
         assert text.encode("utf-8") == body
+
+
+# --------------------------------------------------------------------------------------------
+# the text-level shortcuts are the slow forms they replace, on any text
+
+_FRAGMENTS = [
+    *("privacy", "privacybeleid", "privacidad", "privacidade", "priv", "gdpr", "gdprivacy"),
+    *("cookie", "cookies", "cookiesx", "personal", "personal data", "personal information"),
+    *("persoonsgegevens", "personvern", "données personnelles", "donnees personnelles"),
+    *("data protection", "datos personales", "dati personali", "dados pessoais", "terms"),
+    *("隐私", "個人情報", "конфиденциальн", "p", "d", "c", "s", "x", " ", "-", "é", "_", "2"),
+]
+
+
+@settings(max_examples=400, deadline=None)
+@given(st.lists(st.sampled_from(_FRAGMENTS), max_size=20).map("".join))
+def test_factored_policy_terms_match_like_their_alternation(text: str) -> None:
+    plain = re.compile("|".join(normalize_module._POLICY_TERMS))
+    factored = normalize_module._POLICY_WORDS
+    assert [m.span() for m in factored.finditer(text)] == [m.span() for m in plain.finditer(text)]
+    assert factored.pattern != plain.pattern  # it is factored
+
+
+def test_factoring_keeps_order_where_an_alternative_is_empty() -> None:
+    # "ab" then "a" then "abc": re takes "ab" at "abc", so "abc" must stay after the empty rest
+    assert normalize_module._factored(["ab", "a", "abc"]) == "a(?:b||bc)"
+    pattern = re.compile(normalize_module._factored(["ab", "a", "abc"]))
+    assert pattern.match("abc").group(0) == "ab"  # type: ignore[union-attr]
+    assert normalize_module._factored(["a[bc]", "ad"]) == "a(?:[bc]|d)"
+    # a character under a quantifier is no head to group by
+    assert normalize_module._factored(["ab?", "ac"]) == "a(?:b?|c)"
+    for text in ("a", "ab", "ac", "abc", "xacab"):
+        found = re.compile(normalize_module._factored(["ab?", "ac"])).findall(text)
+        assert found == re.findall("ab?|ac", text)
+
+
+@settings(max_examples=300, deadline=None)
+@given(
+    st.lists(
+        st.sampled_from(["word", "x", "é", "2", "_", " ", "  ", "-", ", ", "\n"]), max_size=900
+    ).map("".join),
+    st.integers(0, 3100),
+)
+def test_enough_words_counts_like_findall(text: str, end: int) -> None:
+    counted = len(normalize_module._WORD.findall(text, 0, end)) >= 300
+    assert (normalize_module._ENOUGH_WORDS.match(text, 0, end) is not None) is counted
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.text(alphabet=st.sampled_from("ab é ’\u00a0\n\t\u202f\u3000\u200b\x00"), max_size=60))
+def test_squeezing_spaces_is_collapsing_printable_text(raw: str) -> None:
+    # flush(): a printable buffer is squeezed; one that is printable once its no-break spaces,
+    # line breaks and tabs are spaces is squeezed as that; anything else is collapsed
+    spaced = raw.replace("\xa0", " ").replace("\n", " ").replace("\t", " ")
+    spaced = spaced.replace("\u202f", " ")
+    if spaced.isprintable():
+        assert normalize_module._squeeze(spaced) == normalize_module._collapse(raw)
