@@ -28,7 +28,7 @@ import operator
 import re
 import threading
 from collections import Counter, OrderedDict
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterable, Iterator, Sequence
 from datetime import date
 
 from diffing.dates import stated_date, stated_date_spans
@@ -95,7 +95,7 @@ _CATEGORY_ORDER = {name: n for n, name in enumerate(CATEGORIES)}
 # costs ~0.1 ms a search when tried everywhere).
 _HEADS = tuple(_heads(p) for p in _PATTERNS)
 # Every literal and every head of every rule is found in one pass of one automaton over the
-# folded sentence (``KeywordIndex``), or over many sentences at once (``_scan_batch``): which
+# folded sentence (``KeywordIndex``), or over many sentences at once (``_found_batch``): which
 # literals a sentence holds, so which rules may match, and where each rule's heads occur.
 _INDEX = KeywordIndex(
     {lit for _, cnf in _PATTERN_FILTERS for alternatives in cnf or () for lit in alternatives}
@@ -121,6 +121,13 @@ if any(_SEPARATOR in s for s in _INDEX.strings):  # pragma: no cover - a rule's 
     raise RuntimeError("diffing.classify: a rule literal holds the batch separator \\x00")
 
 _Scan = tuple[list[bool], dict[int, list[int]]]
+# the patterns that match a sentence, each with its first match, and for those with heads the
+# sorted positions where one of their heads occurs (every match starts at one of them)
+_Found = tuple[dict[int, re.Match[str]], dict[int, list[int]]]
+# per pattern: its literal sets but the first (which ``_CANDIDATES`` checks), as key numbers
+_REST_KEYS = tuple(() if cnf is None else cnf[1:] for cnf in _CNF_KEYS)
+_hit_end = operator.itemgetter(0)
+_hit_key = operator.itemgetter(1)
 
 
 def _matching_patterns(sentence: str, folded: str) -> list[bool]:
@@ -135,52 +142,93 @@ def _scan(sentence: str, folded: str) -> _Scan:
 
 
 def _scan_batch(sentences: Sequence[str]) -> list[_Scan]:
-    """``_scan`` of each sentence, with one pass of the automaton over all of them: the folded
+    """``_scan`` of each sentence, with one pass of the automaton over all of them."""
+    return [_as_scan(found) for found in _found_batch(sentences)]
+
+
+def _found_batch(sentences: Sequence[str]) -> list[_Found]:
+    """``_found`` of each sentence, with one pass of the automaton over all of them: the folded
     sentences joined by ``_SEPARATOR``, the hits cut at the joins (hits come in text order)."""
-    folded = [fold(s) for s in sentences]
-    hits = _INDEX.hits(_SEPARATOR.join(folded))
-    out: list[_Scan] = []
+    # fold works character by character and keeps lengths: the fold of the joined sentences
+    # is the join of their folds, got in one call
+    hits = _INDEX.hits(fold(_SEPARATOR.join(sentences)))
+    ends = list(map(_hit_end, hits))
+    out: list[_Found] = []
     lo = offset = 0
-    for sentence, f in zip(sentences, folded, strict=True):
-        end = offset + len(f)
-        hi = bisect.bisect_left(hits, end, lo, key=_hit_end)  # the hits before the join
-        out.append(_scan_hits(sentence, hits[lo:hi], offset))
+    bisect_left = bisect.bisect_left
+    for sentence in sentences:
+        end = offset + len(sentence)
+        hi = bisect_left(ends, end, lo)  # the hits before the join
+        out.append(
+            _found(sentence, hits[lo:hi], offset) if hi > lo or _UNFILTERED else _NOTHING_FOUND
+        )
         lo, offset = hi, end + 1
     return out
-
-
-_hit_end = operator.itemgetter(0)
 
 
 def _scan_hits(sentence: str, hits: list[tuple[int, int]], offset: int) -> _Scan:
     """``_scan`` from the automaton's hits in the sentence (``offset``: where it starts in the
     text that was scanned)."""
-    keys = {i for _, i in hits}
-    candidates = set(_UNFILTERED)
-    for i in keys:
-        candidates |= _CANDIDATES[i]
+    return _as_scan(_found(sentence, hits, offset))
+
+
+def _as_scan(found: _Found) -> _Scan:
+    matches, starts = found
     out = [False] * len(_PATTERNS)
+    for k in matches:
+        out[k] = True
+    return out, dict(starts)
+
+
+_NOTHING_FOUND: _Found = ({}, {})
+
+
+def _found(sentence: str, hits: list[tuple[int, int]], offset: int) -> _Found:
+    """The patterns that match ``sentence`` with their first matches, from the automaton's hits
+    in it (``offset``: where it starts in the text that was scanned). Only the patterns whose
+    literals all occur are searched, and those with heads only where a head occurs."""
+    keys = set(map(_hit_key, hits))
+    matches: dict[int, re.Match[str]] = {}
     starts: dict[int, list[int]] = {}
-    for k in candidates:
-        pattern = _PATTERNS[k]
-        cnf = _CNF_KEYS[k]
+    for k in _UNFILTERED.union(*map(_CANDIDATES.__getitem__, keys)):
+        rest, heads, match, search = _SCAN_INFO[k]
         # literals.may_match on the literals present (the first set holds already)
-        if cnf is not None and any(keys.isdisjoint(alt) for alt in cnf[1:]):
-            continue
-        heads = _HEAD_KEYS[k]
-        if heads is None:
-            out[k] = pattern.search(sentence) is not None
-            continue
-        # distinct heads never start at one position (none is a prefix of another)
-        positions = starts[k] = sorted([end - _BACK[i] - offset for end, i in hits if i in heads])
-        match = pattern.match
-        out[k] = any(match(sentence, pos) for pos in positions)
-    return out, starts
+        for alternatives in rest:
+            if keys.isdisjoint(alternatives):
+                break
+        else:
+            if heads is None:
+                m = search(sentence)
+            else:
+                present = heads & keys
+                if len(present) == 1:  # one head: its hits are in text order already
+                    (i,) = present
+                    back = _BACK[i] + offset
+                    positions = [end - back for end, j in hits if j == i]
+                else:  # distinct heads never start at one position (none is a prefix of another)
+                    positions = sorted([end - _BACK[j] - offset for end, j in hits if j in present])
+                starts[k] = positions
+                m = None
+                for pos in positions:
+                    m = match(sentence, pos)
+                    if m is not None:
+                        break
+            if m is not None:
+                matches[k] = m
+    return matches, starts
+
+
+# per pattern, what ``_found`` looks up: its literal sets but the first (which ``_CANDIDATES``
+# checks) and its heads as key numbers, and its match and search methods
+_SCAN_INFO = tuple(
+    (rest, heads, p.match, p.search)
+    for rest, heads, p in zip(_REST_KEYS, _HEAD_KEYS, _PATTERNS, strict=True)
+)
 
 
 def _finditer(k: int, sentence: str, starts: dict[int, list[int]]) -> Iterator[re.Match[str]]:
     """``_PATTERNS[k].finditer(sentence)``, tried only at the positions of its heads (for a
-    pattern that ``_scan`` found matching: ``starts`` holds its positions then)."""
+    pattern that ``_found`` found matching: ``starts`` holds its positions then)."""
     pattern = _PATTERNS[k]
     if k not in starts:
         yield from pattern.finditer(sentence)
@@ -190,6 +238,27 @@ def _finditer(k: int, sentence: str, starts: dict[int, list[int]]) -> Iterator[r
         if start < pos:
             continue
         m = pattern.match(sentence, start)
+        if m is not None:
+            yield m
+            pos = m.end()
+
+
+def _matches(k: int, sentence: str, found: _Found) -> Iterator[re.Match[str]]:
+    """``_finditer`` of a pattern that ``_found`` found matching, from the first match it
+    found: the positions before it gave no match, and finditer goes on at its end."""
+    matches, starts = found
+    if k not in starts:
+        yield from _PATTERNS[k].finditer(sentence)
+        return
+    first = matches[k]
+    yield first
+    positions = starts[k]
+    pos = first.end()
+    match = _PATTERNS[k].match
+    for start in positions[bisect.bisect_right(positions, first.start()) :]:
+        if start < pos:
+            continue
+        m = match(sentence, start)
         if m is not None:
             yield m
             pos = m.end()
@@ -208,17 +277,16 @@ def matching_rules(sentence: str) -> list[str]:
 
 def extract_values(sentence: str) -> dict[str, list[str]]:
     """Values found in ``sentence`` by the value rules: {key: [distinct values, text order]}."""
-    return _extract_values(sentence, *_scan(sentence, fold(sentence)))
+    return _extract_values(sentence, _found(sentence, _INDEX.hits(fold(sentence)), 0))
 
 
-def _extract_values(
-    sentence: str, matched: list[bool], starts: dict[int, list[int]]
-) -> dict[str, list[str]]:
+def _extract_values(sentence: str, found: _Found) -> dict[str, list[str]]:
+    matches = found[0]
     values: dict[str, list[str]] = {}
     for k, rule in _VALUE_INDEX:
-        if not matched[k]:
+        if k not in matches:
             continue  # no search hit, so no finditer hit either
-        for m in _finditer(k, sentence, starts):
+        for m in _matches(k, sentence, found):
             value = rule.canonical(m)
             if value is None:
                 continue
@@ -239,11 +307,12 @@ def classify_sentences(sentences: Sequence[str]) -> list[tuple[str, dict[str, li
 
 
 _Classified = tuple[str, tuple[tuple[str, tuple[str, ...]], ...]]
+_OTHER: _Classified = (OTHER, ())  # no rule matches
 
 
 def _expand(classified: _Classified) -> tuple[str, dict[str, list[str]]]:
     category, values = classified
-    return category, {k: list(v) for k, v in values}
+    return category, {k: list(v) for k, v in values} if values else {}
 
 
 class _Memo:
@@ -257,18 +326,31 @@ class _Memo:
         self._lock = threading.Lock()
 
     def get(self, sentence: str) -> _Classified | None:
+        return self.get_many([sentence]).get(sentence)
+
+    def get_many(self, sentences: Iterable[str]) -> dict[str, _Classified]:
+        """The remembered ones of ``sentences``, under one lock."""
+        out: dict[str, _Classified] = {}
         with self._lock:
-            found = self._items.get(sentence)
-            if found is not None:
-                self._items.move_to_end(sentence)
-            return found
+            items = self._items
+            for sentence in sentences:
+                found = items.get(sentence)
+                if found is not None:
+                    items.move_to_end(sentence)
+                    out[sentence] = found
+        return out
 
     def put(self, sentence: str, classified: _Classified) -> None:
+        self.put_many([(sentence, classified)])
+
+    def put_many(self, pairs: Iterable[tuple[str, _Classified]]) -> None:
         with self._lock:
-            self._items[sentence] = classified
-            self._items.move_to_end(sentence)
-            if len(self._items) > self.maxsize:
-                self._items.popitem(last=False)
+            items = self._items
+            for sentence, classified in pairs:
+                items[sentence] = classified
+                items.move_to_end(sentence)
+            while len(items) > self.maxsize:
+                items.popitem(last=False)
 
     def cache_clear(self) -> None:
         with self._lock:
@@ -279,18 +361,39 @@ _MEMO = _Memo(1 << 16)
 
 
 def _classified(sentences: Sequence[str]) -> list[_Classified]:
-    found = {s: c for s in dict.fromkeys(sentences) if (c := _MEMO.get(s)) is not None}
-    todo = [s for s in dict.fromkeys(sentences) if s not in found]
-    for sentence, scanned in zip(todo, _scan_batch(todo), strict=True):
-        found[sentence] = _classify(sentence, scanned)
-        _MEMO.put(sentence, found[sentence])
+    distinct = dict.fromkeys(sentences)
+    found = _MEMO.get_many(distinct)
+    todo = [s for s in distinct if s not in found]
+    new = [
+        (sentence, _classify(sentence, scanned))
+        for sentence, scanned in zip(todo, _found_batch(todo), strict=True)
+    ]
+    _MEMO.put_many(new)
+    found.update(new)
     return [found[s] for s in sentences]
 
 
-def _classify(sentence: str, scanned: _Scan) -> _Classified:
-    matched, starts = scanned
+def _classify(sentence: str, found: _Found) -> _Classified:
+    """(category, values) of a sentence from what ``_found`` found in it."""
+    matches = found[0]
+    if not matches:
+        return _OTHER
+    category = _category(frozenset(matches))
+    if matches.keys().isdisjoint(_VALUE_PATTERNS):
+        return category, ()
+    values = _extract_values(sentence, found)
+    return category, tuple((k, tuple(v)) for k, v in values.items())
+
+
+_VALUE_PATTERNS = frozenset(k for k, _ in _VALUE_INDEX)
+
+
+@functools.lru_cache(maxsize=4096)
+def _category(matched: frozenset[int]) -> str:
+    """The category of a sentence that matches the patterns ``matched`` (their positions in
+    ``_PATTERNS``): a function of which patterns match, so remembered for each such set."""
     # the category rules of the matching patterns, summed in rule order
-    found = sorted(j for k, hit in enumerate(matched) if hit for j in _CATEGORY_RULES_OF[k])
+    found = sorted(j for k in matched for j in _CATEGORY_RULES_OF[k])
     scores: dict[str, float] = {}
     for j in found:
         rule = CATEGORY_RULES[j]
@@ -300,8 +403,7 @@ def _classify(sentence: str, scanned: _Scan) -> _Classified:
     for name in sorted(scores.keys() & _CATEGORY_ORDER.keys(), key=_CATEGORY_ORDER.__getitem__):
         if scores[name] > best:  # tie-break: the earlier in CATEGORIES
             category, best = name, scores[name]
-    values = _extract_values(sentence, matched, starts)
-    return category, tuple((k, tuple(v)) for k, v in values.items())
+    return category
 
 
 def analyse_change(
@@ -345,23 +447,24 @@ def change_kind(old: str, new: str, *, history: Sequence[str] = ()) -> ChangeKin
 
 def _change_kind(old: str, new: str, history: Sequence[str], diff: TextDiff | None) -> ChangeKind:
     # Each version is the new side of one change and the old side of the next: what is derived
-    # from a single text is remembered for the last few texts (``_per_text``).
-    old_ws, new_ws = _collapse(old), _collapse(new)
-    if old_ws == new_ws:
+    # from a single text is remembered for the last few texts (``_per_text``). Before two texts
+    # are collapsed and compared, a few character counts (``_probes``) rule most pairs out.
+    if _probes(old) == _probes(new) and _collapse(old) == _collapse(new):
         return ChangeKind.WHITESPACE
     if diff is None or _same_letters(old, new, diff):
         if _words(old) == _words(new):
             return ChangeKind.PUNCTUATION
         if _reordered(old, new):
             return ChangeKind.REORDER
-    old_masked = _mask_dates(old)
     if (
-        old_masked != old_ws
+        _masked_probes(old) == _masked_probes(new)
+        and _mask_dates(old) != _collapse(old)
         and _solid_masked(old) == _solid_masked(new)  # cheap, from cached values
         and _collapsed_masked(old) == _collapsed_masked(new)
     ):
         return ChangeKind.DATE_ONLY
-    if any(_collapse(h) == new_ws for h in history):
+    probes = _probes(new)
+    if any(_probes(h) == probes and _collapse(h) == _collapse(new) for h in history):
         return ChangeKind.FLIP_FLOP
     return ChangeKind.SUBSTANTIVE
 
@@ -380,6 +483,8 @@ def _same_letters(old: str, new: str, diff: TextDiff) -> bool:
     for a diff that rebuilds both texts; for any other the answer is True (check in full)."""
     if old_text(diff.ops) != old or new_text(diff.ops) != new:
         return True
+    if _probes(old) != _probes(new):
+        return False  # the probes are letters: the texts, so the edits, hold other letters
     deleted = "".join(text for op, text in diff.ops if op < 0)
     inserted = "".join(text for op, text in diff.ops if op > 0)
     # a count per distinct letter (str.count, in C) instead of a Counter of every character
@@ -396,6 +501,32 @@ _per_text = functools.lru_cache(maxsize=8)
 @_per_text
 def _collapse(text: str) -> str:
     return " ".join(text.split())
+
+
+# Letters outside ``_DATE_MASK`` whose counts in a text (``str.count``, in C: ~0.1 ms for a
+# policy, a fifth of a collapse) are necessary conditions of the kinds' tests: texts equal once
+# whitespace is collapsed, or once their date phrases are masked too, hold as many of each;
+# texts whose letters differ are no punctuation change or reorder.
+_PROBES = "oin"
+if set(_PROBES) & set(_DATE_MASK):  # pragma: no cover - a changed constant
+    raise RuntimeError("diffing.classify: a probe letter occurs in the date mask")
+
+
+@_per_text
+def _probes(text: str) -> tuple[int, ...]:
+    return tuple(map(text.count, _PROBES))
+
+
+@_per_text
+def _masked_probes(text: str) -> tuple[int, ...]:
+    """``_probes(_mask_dates(text))``: the probes outside the stated-date phrases."""
+    spans = stated_date_spans(text)
+    if any(end > start for (_, end), (start, _) in itertools.pairwise(spans)):
+        return _probes(_mask_dates(text))  # overlapping phrases: count the masked text itself
+    return tuple(
+        n - sum(text.count(c, start, end) for start, end in spans)
+        for c, n in zip(_PROBES, _probes(text), strict=True)
+    )
 
 
 @_per_text

@@ -175,60 +175,89 @@ _DATE_FIRST_WINDOW = 80  # a date and its separator before the keyword fit in th
 
 # Where a match can start (diffing.literals): a long text is only tried at those positions,
 # which gives the same matches as scanning every position, several times faster.
+# ``_STATED_HEADS`` ends each head at a ``\s`` (for ``literals.finditer``); the scan below uses
+# ``_STATED_KEYS``, which go on past it.
 _STATED_HEADS = literals.head_literals(_STATED_RE)
 _DATE_FIRST_KEYWORD_HEADS = literals.head_literals(_DATE_FIRST_KEYWORD)
 
-# Where a stated-date phrase can start, in one regex pass over the folded text: after a
-# character outside ``_STATED_NOT_AFTER`` (consumed, so the regex engine skips ahead to such
-# characters), where one of the pattern's heads starts and a whole trigger phrase follows: the
-# full pattern is then tried at a few hundred places in a policy, not at every word start that
-# looks like a head ("in", "en" ...). The trigger test runs on the folded text: a trigger matches
-# a text iff it matches its fold (re.IGNORECASE), and where a fold leaves ``\w`` (Greek iota)
-# its ``\b`` lets more positions through, never fewer: a superset of the match starts, so the
-# same matches. Triggers written in folded characters only (all of them today) match a folded
-# text without re.IGNORECASE, which is faster: a character of the text folds to one of theirs
-# iff it is that character. Position 0 has no character before it and is tried apart.
+# Where a stated-date phrase can start: where the folded text holds one of the heads of
+# ``_STATED_RE`` (``literals.head_literals``; a ``\s`` in a trigger gives one head per space
+# character, so "in" followed by a space, not every "in" inside a word), found with the
+# date-first keyword's heads in one pass of an Aho-Corasick automaton (``literals.KeywordIndex``)
+# over the folded text. The full pattern is then tried at those places only: every match starts
+# at one of them, so the matches are those of a search at every position.
+_STATED_KEYS = literals.head_literals(_STATED_RE, spaces=True, limit=1024)
+_TRIGGER_INDEX = literals.KeywordIndex(
+    (_STATED_KEYS or set()) | (_DATE_FIRST_KEYWORD_HEADS or set())
+)
+_IS_STATED_KEY = tuple(s in (_STATED_KEYS or ()) for s in _TRIGGER_INDEX.strings)
+_IS_KEYWORD_KEY = tuple(s in (_DATE_FIRST_KEYWORD_HEADS or ()) for s in _TRIGGER_INDEX.strings)
+
+
+# Before the full pattern (re.IGNORECASE: its ~80 trigger alternatives are each entered), a
+# position must start a whole trigger phrase in the folded text, not after a word character or
+# a hyphen: the same test on folded text, which is faster. A trigger matches a text iff it
+# matches its fold (re.IGNORECASE), and where a fold leaves ``\w`` (Greek iota) its ``\b`` lets
+# more positions through, never fewer; a character outside ``_STATED_NOT_AFTER`` folds to one
+# outside it too (the tests check both): the positions let through hold every match start.
+# Triggers written in folded characters only (all of them today) match a folded text without
+# re.IGNORECASE, which is faster: a character of the text folds to one of theirs iff it is
+# that character.
 _TRIGGERS = "|".join(
     p for table in (_STRONG_TRIGGERS, _WEAK_TRIGGERS) for ps in table.values() for p in ps
 )
-_TRIGGER_AHEAD = (
-    rf"(?=(?:{_TRIGGERS})\b)"
+_TRIGGER_AT = re.compile(
+    rf"(?<!{_STATED_NOT_AFTER})(?:{_TRIGGERS})\b"
     if literals.fold(_TRIGGERS) == _TRIGGERS
-    else rf"(?=(?i:(?:{_TRIGGERS})\b))"
+    else rf"(?<!{_STATED_NOT_AFTER})(?i:(?:{_TRIGGERS})\b)"
 )
-_STATED_AT = (
-    rf"(?={literals.trie_pattern(_STATED_HEADS)}){_TRIGGER_AHEAD}"
-    if _STATED_HEADS is not None
-    else _TRIGGER_AHEAD
-)
-_STATED_BEFORE = r"[^\w-]"  # the complement of _STATED_NOT_AFTER
-_STATED_SCAN = re.compile(_STATED_BEFORE + _STATED_AT)
-_STATED_SCAN_FIRST = re.compile(_STATED_AT)
+
+
+def _starts(folded: str) -> tuple[list[int], list[int]]:
+    """Sorted positions of ``folded`` where a head of ``_STATED_RE`` occurs, and where one of
+    ``_DATE_FIRST_KEYWORD`` does, from one pass of the automaton (a position may come twice:
+    the second try there changes nothing)."""
+    back = _TRIGGER_INDEX.back
+    hits = _TRIGGER_INDEX.hits(folded)
+    stated = sorted([end - back[i] for end, i in hits if _IS_STATED_KEY[i]])
+    keyword = sorted([end - back[i] for end, i in hits if _IS_KEYWORD_KEY[i]])
+    return stated, keyword
 
 
 def _stated_matches(text: str, folded: str) -> list[re.Match[str]]:
-    """``_STATED_RE.finditer(text)``, tried only where ``_STATED_SCAN`` finds a trigger."""
-    starts = [m.end() for m in _STATED_SCAN.finditer(folded)]
-    if _STATED_SCAN_FIRST.match(folded):
-        starts.insert(0, 0)
+    """``_STATED_RE.finditer(text)``, tried only where a head occurs (``folded``: its fold)."""
+    return _stated_matches_at(text, folded, _starts(folded)[0])
+
+
+def _stated_matches_at(text: str, folded: str, starts: list[int]) -> list[re.Match[str]]:
+    if _STATED_KEYS is None:  # pragma: no cover - heads not derived: search everywhere
+        return list(_STATED_RE.finditer(text))
     out: list[re.Match[str]] = []
     pos = 0
+    match = _STATED_RE.match
+    trigger = _TRIGGER_AT.match
     for start in starts:
-        if start < pos:
+        if start < pos or trigger(folded, start) is None:
             continue
-        m = _STATED_RE.match(text, start)
+        m = match(text, start)
         if m is not None:
             out.append(m)
             pos = m.end()
     return out
 
 
-def _date_first_matches(text: str, folded: str) -> list[tuple[re.Match[str], int]]:
-    """``_DATE_FIRST_RE`` matches, found from the cheap keyword backwards: scanning the whole
-    text with a pattern that starts with a date costs ~18 ms on a 35k-char policy, this ~1 ms."""
+def _date_first_matches(text: str, starts: list[int]) -> list[tuple[re.Match[str], int]]:
+    """``_DATE_FIRST_RE`` matches, found from the cheap keyword backwards (``starts``: where
+    the keyword's heads occur): scanning the whole text with a pattern that starts with a date
+    costs ~18 ms on a 35k-char policy, this ~1 ms."""
     out: list[tuple[re.Match[str], int]] = []
     last_end = -1
-    for k in literals.finditer(_DATE_FIRST_KEYWORD, text, _DATE_FIRST_KEYWORD_HEADS, folded):
+    keywords = (
+        _DATE_FIRST_KEYWORD.finditer(text)
+        if _DATE_FIRST_KEYWORD_HEADS is None  # pragma: no cover - heads not derived
+        else _keyword_matches(text, starts)
+    )
+    for k in keywords:
         offset = max(0, k.start() - _DATE_FIRST_WINDOW)
         window = text[offset : k.end()]
         for m in _DATE_FIRST_RE.finditer(window):
@@ -238,6 +267,20 @@ def _date_first_matches(text: str, folded: str) -> list[tuple[re.Match[str], int
                 continue  # the window cut a longer token: not a date start
             out.append((m, offset))
             last_end = offset + m.end()
+    return out
+
+
+def _keyword_matches(text: str, starts: list[int]) -> list[re.Match[str]]:
+    """``_DATE_FIRST_KEYWORD.finditer(text)``, tried only at ``starts``."""
+    out: list[re.Match[str]] = []
+    pos = 0
+    for start in starts:
+        if start < pos:
+            continue
+        m = _DATE_FIRST_KEYWORD.match(text, start)
+        if m is not None:
+            out.append(m)
+            pos = m.end()
     return out
 
 
@@ -263,13 +306,14 @@ def _find_stated_dates(text: str) -> tuple[StatedDate, ...]:
     # its changes: remember the last few (~12 ms each on a 35k-char policy)
     found: list[StatedDate] = []
     folded = literals.fold(text)
-    for m in _stated_matches(text, folded):
+    stated_starts, keyword_starts = _starts(folded)
+    for m in _stated_matches_at(text, folded, stated_starts):
         trigger = next(name for name in _TRIGGER_GROUPS if m.group(name))
         strength, language = trigger.split("_", 1)
         value = _parse_date(m, english=language == "en")
         if value is not None:
             found.append(StatedDate(value, m.start(), m.end(), strength == "strong", language))
-    for m, offset in _date_first_matches(text, folded):
+    for m, offset in _date_first_matches(text, keyword_starts):
         value = _parse_date(m, english=True)
         start, end = offset + m.start(), offset + m.end()
         if value is not None and not any(f.start <= start < f.end for f in found):

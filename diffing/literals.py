@@ -76,21 +76,32 @@ def _cross(left: Iterable[str], right: Iterable[str], limit: int) -> set[str] | 
     return out if len(out) <= limit else None
 
 
-def _exact_seq(items: Iterable[tuple[Any, Any]]) -> set[str] | None:
+def _exact_seq(items: Iterable[tuple[Any, Any]], spaces: bool = False) -> set[str] | None:
     """Every text the sequence can match, folded, if they are few (else None)."""
     out: set[str] | None = {""}
     for op, av in items:
-        e = _exact(op, av)
+        e = _exact(op, av, spaces)
         if e is None or out is None:
             return None
         out = _cross(out, e, MAX_SET)
     return out
 
 
-def _exact(op: Any, av: Any) -> set[str] | None:
+# Every character ``\s`` matches in a str pattern (``str.isspace``; the tests check both).
+SPACES = (
+    "\t\n\x0b\x0c\r\x1c\x1d\x1e\x1f \x85\xa0\u1680\u2000\u2001\u2002\u2003\u2004\u2005\u2006"
+    "\u2007\u2008\u2009\u200a\u2028\u2029\u202f\u205f\u3000"
+)
+
+
+def _exact(op: Any, av: Any, spaces: bool = False) -> set[str] | None:
+    r"""Every text the item can match, folded, if they are few (else None); with ``spaces``,
+    ``\s`` counts as the set of its characters (each folds to itself)."""
     c = _c
     if op is c.LITERAL:
         return {fold(chr(av))}
+    if spaces and op is c.IN and av == [(c.CATEGORY, c.CATEGORY_SPACE)]:
+        return set(SPACES)
     if op is c.IN:
         chars: set[str] = set()
         for member_op, member in av:
@@ -101,13 +112,13 @@ def _exact(op: Any, av: Any) -> set[str] | None:
     if op in (c.AT, c.ASSERT, c.ASSERT_NOT):
         return {""}  # zero width
     if op is c.SUBPATTERN:
-        return _exact_seq(av[-1])
+        return _exact_seq(av[-1], spaces)
     if op is getattr(c, "ATOMIC_GROUP", None):
-        return _exact_seq(av)
+        return _exact_seq(av, spaces)
     if op is c.BRANCH:
         out: set[str] = set()
         for alt in av[1]:
-            e = _exact_seq(alt)
+            e = _exact_seq(alt, spaces)
             if e is None:
                 return None
             out |= e
@@ -116,7 +127,7 @@ def _exact(op: Any, av: Any) -> set[str] | None:
         lo, hi, sub = av
         if hi > 3:
             return None
-        body = _exact_seq(sub)
+        body = _exact_seq(sub, spaces)
         if body is None:
             return None
         total: set[str] = set()
@@ -239,13 +250,15 @@ def may_match(literals: Literals | None, folded: str) -> bool:
     return True
 
 
-def _heads(items: list[tuple[Any, Any]], k: int, limit: int) -> set[str] | None:
+def _heads(
+    items: list[tuple[Any, Any]], k: int, limit: int, spaces: bool = False
+) -> set[str] | None:
     """Folded strings of length <= k one of which every match of ``items`` starts with."""
     if not items:
         return {""}
     c = _c
     (op, av), rest = items[0], items[1:]
-    e = _exact(op, av)
+    e = _exact(op, av, spaces)
     if e is not None:
         out: set[str] = set()
         tails: set[str] | None = None
@@ -254,32 +267,32 @@ def _heads(items: list[tuple[Any, Any]], k: int, limit: int) -> set[str] | None:
                 out.add(s[:k])
                 continue
             if tails is None:
-                tails = _heads(rest, k, limit)
+                tails = _heads(rest, k, limit, spaces)
             if tails is None:
                 out.add(s)  # the match starts with s, whatever follows
             else:
                 out |= {(s + t)[:k] for t in tails}
         return out if len(out) <= limit else None
     if op is c.SUBPATTERN:
-        return _heads([*av[-1], *rest], k, limit)
+        return _heads([*av[-1], *rest], k, limit, spaces)
     if op is getattr(c, "ATOMIC_GROUP", None):
-        return _heads([*av, *rest], k, limit)
+        return _heads([*av, *rest], k, limit, spaces)
     if op is c.BRANCH:
         union: set[str] = set()
         for alt in av[1]:
-            h = _heads([*alt, *rest], k, limit)
+            h = _heads([*alt, *rest], k, limit, spaces)
             if h is None:
                 return None
             union |= h
         return union if len(union) <= limit else None
     if op in _repeats():
         lo, _hi, sub = av
-        first = _heads(list(sub), k, limit)
+        first = _heads(list(sub), k, limit, spaces)
         if first is None:
             return None
         if lo >= 1:
             return first
-        skipped = _heads(rest, k, limit)
+        skipped = _heads(rest, k, limit, spaces)
         if skipped is None:
             return None
         both = first | skipped
@@ -287,13 +300,17 @@ def _heads(items: list[tuple[Any, Any]], k: int, limit: int) -> set[str] | None:
     return None
 
 
-def head_literals(pattern: re.Pattern[str], k: int = 4) -> frozenset[str] | None:
-    """Folded strings (at most ``k`` characters) one of which the fold of every match of
-    ``pattern`` starts with, or None when no such set is known (or it holds "")."""
+def head_literals(
+    pattern: re.Pattern[str], k: int = 4, *, spaces: bool = False, limit: int = MAX_BRANCH_SET
+) -> frozenset[str] | None:
+    r"""Folded strings (at most ``k`` characters, at most ``limit`` of them) one of which the
+    fold of every match of ``pattern`` starts with, or None when no such set is known (or it
+    holds ""). With ``spaces``, a ``\s`` stands for each of its characters instead of ending
+    the heads: "in" + each space rather than "in", which occurs inside many more words."""
     items = _parse(pattern)
     if items is None:
         return None
-    found = _heads(items, k, MAX_BRANCH_SET)
+    found = _heads(items, k, limit, spaces)
     if not found or "" in found:
         return None
     return _minimal_heads(found)
@@ -301,10 +318,10 @@ def head_literals(pattern: re.Pattern[str], k: int = 4) -> frozenset[str] | None
 
 def _minimal_heads(heads: set[str]) -> frozenset[str]:
     """Drop heads that start with another head: "starts with one of" stays the same."""
-    kept: list[str] = []
-    for h in sorted(heads, key=len):
-        if not any(h.startswith(p) for p in kept):
-            kept.append(h)
+    kept: set[str] = set()
+    for h in sorted(heads, key=len):  # a head's proper prefixes come before it
+        if not any(h[:n] in kept for n in range(1, len(h))):
+            kept.add(h)
     return frozenset(kept)
 
 
