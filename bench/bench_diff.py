@@ -2,6 +2,7 @@
 
     .venv/bin/python bench/bench_diff.py [--repeats 5] [--char-timeout 20] [--char-cache F]
                                          [--no-char] [--max-pairs N] [--compare FILE]
+                                         [--store-pairs N]
 
 1. Worst case: a 100k-character total rewrite (random policy words; two unrelated real
    policies) and heavy scattered edits (20% / 40% of the words of a 100k-character text
@@ -15,6 +16,12 @@
    Ratios are ours / char-level. ``--char-cache`` keeps char-level results between runs.
 3. ``--compare FILE`` runs another version of ``diffing/diff.py`` (e.g. the committed one,
    ``git show HEAD:diffing/diff.py > /tmp/old_diff.py``) side by side as "before".
+4. ``--store-pairs N``: the diff stage of the store, cold. The OTA captures are normalised as the
+   store does (``diffing.normalize``), and each policy's successive distinct versions paired
+   (the pairs the store diffs); then ``diff_texts`` on every pair, in order, and
+   ``changed_sentence_spans`` on each result, in a fresh interpreter each time (cold caches, as
+   a store run is), N times, ours and ``--compare``'s interleaved: median CPU seconds and ratio.
+   Only this section runs when it is given.
 """
 
 from __future__ import annotations
@@ -327,6 +334,81 @@ def real_revisions(
         )
 
 
+_COLD_PAIRS = r"""
+import importlib.util, pickle, sys, time
+spec = importlib.util.spec_from_file_location("cold_diff", sys.argv[1])
+module = importlib.util.module_from_spec(spec)
+spec.loader.exec_module(module)
+with open(sys.argv[2], "rb") as fh:
+    pairs = pickle.load(fh)
+start = time.process_time()
+diffs = [module.diff_texts(a, b) for a, b in pairs]
+middle = time.process_time()
+for (a, b), d in zip(pairs, diffs):
+    module.changed_sentence_spans(a, b, d)
+print(middle - start, time.process_time() - middle)
+"""
+
+
+def _store_pairs() -> list[tuple[str, str]]:
+    """Successive distinct normalised versions of each policy in the OTA WARC, as the store
+    pairs them."""
+    from bench.bench_store import load
+    from diffing.normalize import normalize
+
+    by_url: dict[str, list[tuple[str, str]]] = {}
+    for url, stamp, body, content_type in load():
+        text = normalize(body, url=url, content_type=content_type).text
+        by_url.setdefault(url, []).append((stamp, text))
+    pairs = []
+    for versions in by_url.values():
+        previous = None
+        for _, text in sorted(versions):
+            if previous is not None and text != previous:
+                pairs.append((previous, text))
+            if previous is None or text != previous:
+                previous = text
+    return pairs
+
+
+def store_pairs_cold(runs: int, before: Path | None) -> None:
+    import pickle
+    import tempfile
+
+    pairs = _store_pairs()
+    files = {"ours": ROOT / "diffing" / "diff.py"}
+    if before:
+        files["before"] = before
+    times: dict[str, list[tuple[float, float]]] = {name: [] for name in files}
+    with tempfile.NamedTemporaryFile(suffix=".pkl") as fh:
+        pickle.dump(pairs, fh)
+        fh.flush()
+        for _ in range(runs):
+            for name, path in files.items():
+                out = subprocess.run(
+                    [sys.executable, "-c", _COLD_PAIRS, str(path), fh.name],
+                    capture_output=True,
+                    text=True,
+                    check=True,
+                    cwd=ROOT,
+                ).stdout.split()
+                times[name].append((float(out[0]), float(out[1])))
+    print(f"== store pairs, cold: {len(pairs)} pairs, median of {runs} fresh interpreters (CPU s)")
+    medians = {}
+    for name, values in times.items():
+        diff_s = statistics.median(d for d, _ in values)
+        spans_s = statistics.median(s for _, s in values)
+        total = statistics.median(d + s for d, s in values)
+        medians[name] = (diff_s, spans_s, total)
+        print(
+            f"{name:7} diff_texts {diff_s:.3f}  changed_sentence_spans {spans_s:.3f}"
+            f"  total {total:.3f}"
+        )
+    if before:
+        ratios = [b / o for o, b in zip(medians["ours"], medians["before"], strict=True)]
+        print("before / ours:  " + "  ".join(f"{r:.2f}x" for r in ratios))
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--repeats", type=int, default=5)
@@ -337,7 +419,17 @@ def main() -> None:
     parser.add_argument(
         "--compare", type=Path, default=None, help="another diffing/diff.py to run as 'before'"
     )
+    parser.add_argument(
+        "--store-pairs",
+        type=int,
+        default=0,
+        metavar="N",
+        help="only time the store's pairs cold, N fresh interpreters each",
+    )
     args = parser.parse_args()
+    if args.store_pairs:
+        store_pairs_cold(args.store_pairs, args.compare)
+        return
     before = _load_module(args.compare) if args.compare else None
     texts = _extract_texts()
     worst_case(texts, args.repeats, before)

@@ -47,13 +47,14 @@ paragraphs changed for a one-word edit. So the diff here works in stages:
 from __future__ import annotations
 
 import bisect
+import codecs
 import functools
 import itertools
 import json
 import operator
 import re
 from collections import Counter
-from collections.abc import Callable, Container, Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from typing import TypeVar, cast
 
 import diff_match_patch as _dmp_module
@@ -76,6 +77,9 @@ DELETE, EQUAL, INSERT = -1, 0, 1
 # the tokens of a text join back to it.
 _TOKEN_RE = re.compile(r"\s+|(?:\w+|[^\w\s])\s*")
 _WORD_RE = re.compile(r"\w+")
+# _TOKEN_RE's tokens, its branches tried in the order of how common they are: each starts with a
+# different kind of character (word, other mark, whitespace), so the tokens are the same
+_TOKENS = re.compile(r"\w+\s*|[^\w\s]\s*|\s+").findall
 
 # A region with at most this many token pairs (len(a) * len(b)) goes straight to the exact diff.
 EXACT_AREA = 4_000_000
@@ -121,7 +125,7 @@ _RAPIDFUZZ_VERSION = str(rapidfuzz.__version__)
 def tokenize(text: str) -> list[str]:
     """The tokens of ``text``: each word, and each other single character, with the whitespace
     that follows it (and the leading whitespace of ``text`` as a token of its own)."""
-    return _TOKEN_RE.findall(text)
+    return _TOKENS(text)
 
 
 def diff_texts(old: str, new: str) -> TextDiff:
@@ -134,11 +138,11 @@ def diff_texts(old: str, new: str) -> TextDiff:
     """
     budget = BUDGET_BASE + BUDGET_PER_CHAR * (len(old) + len(new))
     aligner = _Aligner(budget)
-    old_lines = old.splitlines(keepends=True)
-    new_lines = new.splitlines(keepends=True)
+    old_lines = _lines(old)
+    new_lines = _lines(new)
     ops = _align_texts(old_lines, new_lines, aligner)
     ops = semantic_cleanup(ops)
-    stats = _stats(ops, old_lines, new_lines)
+    stats = _stats(ops, old, new)
     ops = refine_chars(ops)
     ops = _lossless(ops)
     params: dict[str, object] = {
@@ -190,19 +194,31 @@ _LATIN1_WORD_BYTES = bytes(ord("a") if _WORD_RE.match(chr(c)) else ord(" ") for 
 _WIDE_NON_WORD = "’“”–—•●„‘…"
 
 
+# An encoding error handler that writes each character beyond Latin-1 as "a" if it is a word
+# character, else as a space: then the runs of word bytes of any text are its words.
+_AS_WORD_BYTES = "policytrail-word-bytes"
+
+
+def _as_word_bytes(err: UnicodeError) -> tuple[str, int]:
+    if not isinstance(err, UnicodeEncodeError):
+        raise err
+    chunk = err.object[err.start : err.end]
+    return "".join(["a" if c.isalnum() or c == "_" else " " for c in chunk]), err.end
+
+
+codecs.register_error(_AS_WORD_BYTES, _as_word_bytes)
+
+
 def _count_words(text: str) -> int:
-    """``len(_WORD_RE.findall(text))``, a few times faster for text in Latin-1 (once its common
-    wide punctuation is a space): as the runs of word bytes once each byte is mapped to a word
-    byte or a space."""
+    """``len(_WORD_RE.findall(text))``, a few times faster: the runs of word bytes once each
+    character is a byte, a word byte or a space (the common wide punctuation is made a space
+    first, so that the error handler is seldom called)."""
     try:
         data = text.encode("latin-1")
     except UnicodeEncodeError:
         for ch in _WIDE_NON_WORD:
             text = text.replace(ch, " ")
-        try:
-            data = text.encode("latin-1")
-        except UnicodeEncodeError:
-            return len(_WORD_RE.findall(text))
+        data = text.encode("latin-1", _AS_WORD_BYTES)
     return len(data.translate(_LATIN1_WORD_BYTES).split())
 
 
@@ -219,30 +235,47 @@ _LINE_WORDS: dict[str, int] = {}
 _LINE_WORDS_MAX = 50_000
 
 
-def _line_words(line: str) -> int:
-    n = _LINE_WORDS.get(line)
-    if n is None:
-        if len(_LINE_WORDS) >= _LINE_WORDS_MAX:
-            _LINE_WORDS.clear()
-        n = _LINE_WORDS[line] = _count_words(line)
-    return n
-
-
-def _text_words(lines: Sequence[str]) -> int:
+@functools.lru_cache(maxsize=8)
+def _text_words(text: str) -> int:
+    """The number of words of ``text``, as the sum of those of its lines (a line break is no
+    word character). The lines not counted lately are counted all together, with no Python
+    call per line (as :func:`_count_words` does, without its wide punctuation step)."""
+    lines = _lines(text)
     counts = list(map(_LINE_WORDS.get, lines))
     if None not in counts:
         return sum(cast(list[int], counts))
-    pairs = zip(counts, lines, strict=True)
-    return sum(n if n is not None else _line_words(line) for n, line in pairs)
+    new = list(itertools.compress(lines, map(operator.is_, counts, itertools.repeat(None))))
+    found = list(
+        map(
+            len,
+            map(
+                bytes.split,
+                map(
+                    bytes.translate,
+                    map(
+                        str.encode,
+                        new,
+                        itertools.repeat("latin-1"),
+                        itertools.repeat(_AS_WORD_BYTES),
+                    ),
+                    itertools.repeat(_LATIN1_WORD_BYTES),
+                ),
+            ),
+        )
+    )
+    if len(_LINE_WORDS) + len(new) > _LINE_WORDS_MAX:
+        _LINE_WORDS.clear()
+    _LINE_WORDS.update(zip(new, found, strict=True))
+    return sum(filter(None, counts)) + sum(found)
 
 
-def _stats(ops: Sequence[Op], old_lines: Sequence[str], new_lines: Sequence[str]) -> DiffStats:
+def _stats(ops: Sequence[Op], old: str, new: str) -> DiffStats:
     """:func:`diff_stats` of token-level ops, where no word is split between two ops: the words
-    of each text are counted line by line (a line break is no word character, and most lines
-    were counted in the previous version), so only the shorter of the deleted and the equal
-    text needs a scan."""
-    words_old = _text_words(old_lines)
-    words_new = _text_words(new_lines)
+    of each text are counted line by line (most lines were counted in the previous version, and
+    the text itself, as the new side of the previous diff), so only the shorter of the deleted
+    and the equal text needs a scan."""
+    words_old = _text_words(old)
+    words_new = _text_words(new)
     deleted = [text for op, text in ops if op == DELETE]
     equal = [text for op, text in ops if op == EQUAL]
     if sum(map(len, deleted)) <= sum(map(len, equal)):
@@ -306,7 +339,10 @@ _ABBREVIATIONS = frozenset(
         *("jan", "feb", "mar", "apr", "jun", "jul", "aug", "sep", "sept", "oct", "nov", "dec"),
     }
 )
-_SENTENCE_END_RE = re.compile(r"[.!?…]+[\"'”’)\]]*(?=\s)")
+# A run of stops . ! ? … (and closing quotes) before whitespace, looked for in the line with
+# each stop written "." (the same matches): a pattern that starts with one literal character is
+# scanned for several times faster than one that starts with a set of them.
+_SENTENCE_END_RE = re.compile(r"\.\.*[\"'”’)\]]*(?=\s)")
 
 
 def sentence_spans(text: str) -> list[tuple[int, int]]:
@@ -324,47 +360,58 @@ def _sentence_spans(text: str) -> tuple[tuple[int, int], ...]:
     # a version's text is split when it is the new side of a change, again as the old side of
     # the next, and by the change-kind checks: remember the last few
     spans: list[tuple[int, int]] = []
-    pos = 0
-    for line in text.splitlines(keepends=True):
-        spans += [(pos + s, pos + e) for s, e in _line_spans(line.rstrip("\r\n"))]
-        pos += len(line)
+    for pos, line in zip(_line_starts(text)[:-1], _bare_lines(text), strict=True):
+        spans += [(pos + s, pos + e) for s, e in _line_spans(line)]
     return tuple(spans)
 
 
-# Sentence spans of lines seen lately, relative to the line start: successive versions of a
-# policy share most of their lines. Speed only: the spans of a line depend on the line alone.
-_LINE_SPANS: dict[str, tuple[tuple[int, int], ...]] = {}
+# Sentence spans of lines seen lately, relative to the line start, and the key of each sentence
+# (its words joined by single spaces: :func:`changed_sentence_spans` compares sentences by it):
+# successive versions of a policy share most of their lines. Speed only: the spans and keys of
+# a line depend on the line alone.
+_LINE_SPANS: dict[str, tuple[tuple[tuple[int, int], ...], tuple[str, ...]]] = {}
 _LINE_SPANS_MAX = 50_000
 
 
 def _line_spans(line: str) -> tuple[tuple[int, int], ...]:
     """The sentence spans of one ``line`` (without its line end), relative to its start."""
-    spans = _LINE_SPANS.get(line)
-    if spans is None:
+    return _line_split(line)[0]
+
+
+def _line_split(line: str) -> tuple[tuple[tuple[int, int], ...], tuple[str, ...]]:
+    """The sentence spans of one ``line`` (without its line end) and the key of each."""
+    got = _LINE_SPANS.get(line)
+    if got is None:
         if len(_LINE_SPANS) >= _LINE_SPANS_MAX:
             _LINE_SPANS.clear()
         found: list[tuple[int, int]] = []
         _line_sentences(line, 0, len(line), found)
-        spans = _LINE_SPANS[line] = tuple(found)
-    return spans
+        keys = tuple([" ".join(line[s:e].split()) for s, e in found])
+        got = _LINE_SPANS[line] = (tuple(found), keys)
+    return got
 
 
 _LEAD_RE = re.compile(r"\s*(?:(?:[*+-]|#{1,6}|>|\d{1,3}[.)])\s+)*")
 _NON_SPACE_RE = re.compile(r"\S")
 _ALNUM_RE = re.compile(r"[^\W_]")  # what str.isalnum() accepts
+_WORD_OR_DOT_RUN_RE = re.compile(r"[\w.]*")  # characters that are alphanumeric, "_" or "."
 
 
 def _line_sentences(text: str, start: int, end: int, spans: list[tuple[int, int]]) -> None:
     line = text[start:end]
     lead = _LEAD_RE.match(line)
     cursor = lead.end() if lead else 0
-    for m in _SENTENCE_END_RE.finditer(line, cursor):
+    back = ""  # the line reversed, once it has a stop
+    dotted = line.replace("!", ".").replace("?", ".").replace("…", ".")
+    for m in _SENTENCE_END_RE.finditer(dotted, cursor):
         stop = m.end()
-        # the run of word characters and dots just before the stop (scanned backwards: a
-        # search from the line start would make long lines quadratic)
+        # the run of word characters and dots just before the stop: matched forwards in the
+        # reversed line (a search from the line start would make long lines quadratic)
+        if not back:
+            back = line[::-1]
         w = m.start()
-        while w > 0 and (line[w - 1].isalnum() or line[w - 1] in "_."):
-            w -= 1
+        run = cast(re.Match[str], _WORD_OR_DOT_RUN_RE.match(back, len(line) - w))  # maybe empty
+        w -= run.end() - run.start()
         word = line[w : m.start()].lower()
         if word.rstrip(".") in _ABBREVIATIONS or (len(word) == 1 and word.isalpha()):
             continue
@@ -377,12 +424,15 @@ def _line_sentences(text: str, start: int, end: int, spans: list[tuple[int, int]
 
 
 def _add_span(text: str, s: int, e: int, spans: list[tuple[int, int]]) -> None:
-    while s < e and text[s].isspace():
-        s += 1
-    while e > s and text[e - 1].isspace():
+    """Add text[s:e] without its leading and trailing whitespace, if it holds a letter or digit
+    (one is never whitespace: so it is looked for before trimming)."""
+    if _ALNUM_RE.search(text, s, e) is None:
+        return
+    if text[s].isspace():
+        s = cast(re.Match[str], _NON_SPACE_RE.search(text, s, e)).start()
+    while text[e - 1].isspace():  # stops at text[s] at the latest
         e -= 1
-    if e > s and _ALNUM_RE.search(text, s, e) is not None:
-        spans.append((s, e))
+    spans.append((s, e))
 
 
 def changed_sentences(old: str, new: str, diff: TextDiff) -> tuple[list[str], list[str]]:
@@ -419,27 +469,46 @@ def changed_sentence_spans(old: str, new: str, diff: TextDiff) -> tuple[list[Spa
             new_edits.append((j, j + n))
             old_edits.append((i, i))
             j += n
-    removed = _touched(old, old_edits)
-    added = _touched(new, new_edits)
-    removed_keys = [" ".join(old[s:e].split()) for s, e in removed]
-    added_keys = [" ".join(new[s:e].split()) for s, e in added]
+    removed, removed_keys = _touched(old, old_edits)
+    added, added_keys = _touched(new, new_edits)
+    if not removed or not added:  # no sentence can be both
+        return added, removed
     common = Counter(removed_keys) & Counter(added_keys)
     if not common:
         return added, removed
     return _drop_common(added, added_keys, common), _drop_common(removed, removed_keys, common)
 
 
+# What is derived from the lines of a text is remembered for the last few texts: a version is
+# the new side of one diff and the old side of the next. The line strings kept are hashed once,
+# so looking them up in the per-line caches again costs no pass over their characters.
+
+
+@functools.lru_cache(maxsize=8)
+def _lines(text: str) -> tuple[str, ...]:
+    """The lines of ``text`` with their line ends, as ``str.splitlines`` cuts them."""
+    return tuple(text.splitlines(keepends=True))
+
+
+@functools.lru_cache(maxsize=8)
+def _bare_lines(text: str) -> tuple[str, ...]:
+    """The lines of ``text`` without their ``\\r`` and ``\\n`` line ends."""
+    return tuple(map(str.rstrip, _lines(text), itertools.repeat("\r\n")))
+
+
 @functools.lru_cache(maxsize=8)
 def _line_starts(text: str) -> list[int]:
     """The offset of each line of ``text`` (as ``str.splitlines`` cuts it), then ``len(text)``."""
-    return [0, *itertools.accumulate(map(len, text.splitlines(keepends=True)))]
+    return [0, *itertools.accumulate(map(len, _lines(text)))]
 
 
-def _touched(text: str, edits: list[tuple[int, int]]) -> list[Span]:
+def _touched(text: str, edits: list[tuple[int, int]]) -> tuple[list[Span], list[str]]:
     """The spans of the sentences of ``text`` that an edit overlaps or falls strictly inside,
-    in text order. A sentence never crosses a line end, so only the lines an edit reaches are
-    split: the result is the same as testing every sentence of the whole text."""
+    in text order, and their keys. A sentence never crosses a line end, so only the lines an
+    edit reaches are split: the result is the same as testing every sentence of the whole
+    text."""
     out: list[Span] = []
+    out_keys: list[str] = []
     # Edits come from ops: sorted, and each ends where the next starts or before. So the first
     # edit ending after a sentence starts is the only one to look at: it touches the sentence
     # if it starts before the sentence ends (overlapping it, or an insertion point inside it).
@@ -447,6 +516,7 @@ def _touched(text: str, edits: list[tuple[int, int]]) -> list[Span]:
     ends = [e for _, e in edits]
     n_edits = len(edits)
     line_starts = _line_starts(text)
+    bare = _bare_lines(text)
     n_lines = len(line_starts) - 1
     done = 0  # the lines before this one are looked at already ...
     done_pos = 0  # ... and this is where it starts
@@ -456,16 +526,22 @@ def _touched(text: str, edits: list[tuple[int, int]]) -> list[Span]:
         first = bisect.bisect_right(line_starts, es) - 1
         last = bisect.bisect_right(line_starts, ee - 1) - 1 if ee > es else first
         for n in range(max(first, done), min(last + 1, n_lines)):
-            ls = line_starts[n]
-            for rs, re_ in _line_spans(text[ls : line_starts[n + 1]].rstrip("\r\n")):
+            ls, le = line_starts[n], line_starts[n + 1]
+            spans, keys = _line_split(bare[n])
+            if es <= ls and le <= ee:  # a line inside this edit: it touches every sentence
+                out += [(ls + rs, ls + re_) for rs, re_ in spans]
+                out_keys += keys
+                continue
+            for (rs, re_), key in zip(spans, keys, strict=True):
                 s = ls + rs
                 k = bisect.bisect_right(ends, s)
                 if k < n_edits and starts[k] < ls + re_:
                     out.append((s, ls + re_))
+                    out_keys.append(key)
         if last + 1 > done:
             done = last + 1
             done_pos = line_starts[min(done, n_lines)]
-    return out
+    return out, out_keys
 
 
 def _drop_common(spans: list[Span], keys: list[str], common: Counter[str]) -> list[Span]:
@@ -489,16 +565,15 @@ _BLANK = 0  # the id of the align key of every whitespace-only token
 _NO_KEY = frozenset({""})  # the key of a blank line
 
 
-def _line_key(line: str) -> str:
-    return " ".join(line.split())
-
-
-def _align_texts(old_lines: list[str], new_lines: list[str], aligner: _Aligner) -> list[Op]:
+def _align_texts(old_lines: Sequence[str], new_lines: Sequence[str], aligner: _Aligner) -> list[Op]:
     """Token-level ops from ``old`` to ``new`` (given as lines with their line ends): unique
     non-blank lines anchor, common lines around them are equal, the rest goes to ``aligner``."""
-    ids: dict[str, int] = {}
-    x = [ids.setdefault(line, len(ids)) for line in old_lines]
-    y = [ids.setdefault(line, len(ids)) for line in new_lines]
+    if not old_lines or not new_lines:  # what the alignment would give (empties are dropped)
+        return [(DELETE, "".join(old_lines)), (INSERT, "".join(new_lines))]
+    # each line's id: its number in order of first occurrence (no Python loop over the lines)
+    ids = dict(zip(dict.fromkeys(itertools.chain(old_lines, new_lines)), itertools.count()))
+    x = list(map(ids.__getitem__, old_lines))
+    y = list(map(ids.__getitem__, new_lines))
     ops: list[Op] = []
     n, m = len(x), len(y)
 
@@ -514,17 +589,19 @@ def _align_texts(old_lines: list[str], new_lines: list[str], aligner: _Aligner) 
         if alo + p < ahi - s or blo + p < bhi - s:
             old_part = "".join(old_lines[alo + p : ahi - s])
             new_part = "".join(new_lines[blo + p : bhi - s])
-            if aligner.unrelated_texts(old_part, new_part):
+            # a side left empty: what aligning it would give, at no cost
+            if not old_part or not new_part or aligner.unrelated_texts(old_part, new_part):
                 ops.extend(((DELETE, old_part), (INSERT, new_part)))
             else:
                 _align_region(old_lines[alo + p : ahi - s], new_lines[blo + p : bhi - s])
         if s:
             ops.append((EQUAL, "".join(old_lines[ahi - s : ahi])))
 
-    def _align_region(a_lines: list[str], b_lines: list[str]) -> None:
+    def _align_region(a_lines: Sequence[str], b_lines: Sequence[str]) -> None:
         # lines unique to both sides of the region, equal up to their whitespace, anchor
-        keys_a = list(map(_line_key, a_lines))
-        keys_b = list(map(_line_key, b_lines))
+        # a line's key: its words joined by single spaces (no Python call per line)
+        keys_a = list(map(" ".join, map(str.split, a_lines)))
+        keys_b = list(map(" ".join, map(str.split, b_lines)))
         pi = pj = 0
         for i, j in [*_unique_pairs(keys_a, keys_b, _NO_KEY), (len(a_lines), len(b_lines))]:
             if i > pi or j > pj:
@@ -536,9 +613,9 @@ def _align_texts(old_lines: list[str], new_lines: list[str], aligner: _Aligner) 
                     segment(a_lines[i : i + 1], b_lines[j : j + 1])
             pi, pj = i + 1, j + 1
 
-    def segment(a_lines: list[str], b_lines: list[str]) -> None:
-        old_tokens = _TOKEN_RE.findall("".join(a_lines))
-        new_tokens = _TOKEN_RE.findall("".join(b_lines))
+    def segment(a_lines: Sequence[str], b_lines: Sequence[str]) -> None:
+        old_tokens = _TOKENS("".join(a_lines))
+        new_tokens = _TOKENS("".join(b_lines))
         runs = aligner.align(old_tokens, new_tokens)
         _runs_to_ops(runs, old_tokens, new_tokens, ops)
 
@@ -552,8 +629,11 @@ def _align_texts(old_lines: list[str], new_lines: list[str], aligner: _Aligner) 
     if p:
         ops.append((EQUAL, "".join(old_lines[:p])))
     pi, pj = p, p
-    blank = {i for line, i in ids.items() if line.isspace()}
-    for i, j in _unique_pairs(x[p : n - s], y[p : m - s], blank):
+    pairs: list[_Pair] = []
+    if p < n - s and p < m - s:  # else no line is in both: no anchor
+        blank = set(itertools.compress(ids.values(), map(str.isspace, ids)))
+        pairs = _unique_pairs(x[p : n - s], y[p : m - s], blank)
+    for i, j in pairs:
         i, j = i + p, j + p
         if i > pi or j > pj:
             region(pi, i, pj, j)
@@ -569,18 +649,25 @@ _H = TypeVar("_H", int, str)
 _K = TypeVar("_K")
 
 
-def _unique_pairs(x: Sequence[_H], y: Sequence[_H], skip: Container[_H]) -> list[_Pair]:
+def _unique_pairs(x: Sequence[_H], y: Sequence[_H], skip: Iterable[_H]) -> list[_Pair]:
     """(i, j) of the items occurring once in x and once in y (and not in ``skip``), the longest
-    chain increasing on both sides (patience diff)."""
+    chain increasing on both sides (patience diff). Found without a Python loop over the
+    items: with ``compress`` over the counts, and the index of each item in y (the last one:
+    the only one, for an item once in y)."""
     count_a = Counter(x)
     count_b = Counter(y)
-    where_b = {v: j for j, v in enumerate(y) if count_b[v] == 1}
-    pairs = [
-        (i, where_b[v])
-        for i, v in enumerate(x)
-        if count_a[v] == 1 and v in where_b and v not in skip
-    ]
+    once = set(itertools.compress(count_a, map(operator.eq, count_a.values(), _ONES)))
+    once.intersection_update(itertools.compress(count_b, map(operator.eq, count_b.values(), _ONES)))
+    once.difference_update(skip)
+    if not once:
+        return []
+    where_b = dict(zip(y, range(len(y)), strict=True))
+    idx = list(itertools.compress(range(len(x)), map(once.__contains__, x)))
+    pairs = list(zip(idx, map(where_b.__getitem__, map(x.__getitem__, idx)), strict=True))
     return _longest_increasing(pairs, key=operator.itemgetter(1))
+
+
+_ONES = itertools.repeat(1)  # endless: for map(operator.eq, counts, _ONES)
 
 
 def _shared(a: Counter[_K], b: Counter[_K]) -> int:
@@ -714,8 +801,13 @@ class _Aligner:
             # common subsequence of the two sorted sequences (C++, like the exact diff)
             blank_x, blank_y = x.count(_BLANK), y.count(_BLANK)
             words_x, words_y = len(x) - blank_x, len(y) - blank_y
+            half = (words_x + words_y) / 2
+            # they share at most the words of the shorter side: if that is too few, so is
+            # the exact count (the sides of a pure insertion, or of a few words against a page)
+            if min(words_x, words_y) * UNRELATED_RATIO < half:
+                return False
             shared = LCSseq.similarity(sorted(x), sorted(y)) - min(blank_x, blank_y)
-            if shared * UNRELATED_RATIO < (words_x + words_y) / 2:
+            if shared * UNRELATED_RATIO < half:
                 return False
         self.budget -= area // EXACT_COST_DIVISOR + 1
         if self.budget < 0 or area > EXACT_MAX_AREA:
@@ -783,6 +875,9 @@ class _Aligner:
 def _longest_increasing(items: list[_T], key: Callable[[_T], int]) -> list[_T]:
     """The longest subsequence of ``items`` (already increasing in their first field) whose
     ``key`` also increases (patience sorting); the result depends on the input only."""
+    keys = list(map(key, items))
+    if all(map(operator.lt, keys, itertools.islice(keys, 1, None))):
+        return list(items)  # the usual case (nothing moved): they all are that subsequence
     get = key
     tails: list[int] = []  # key of the last item of the best chain of each length
     tail_idx: list[int] = []
@@ -1060,11 +1155,42 @@ _DMP = diff_match_patch()
 
 
 def _lossless(ops: list[Op]) -> list[Op]:
-    """Slide single edits between equalities to the most natural boundary (texts unchanged)."""
+    """Slide single edits between equalities to the most natural boundary (texts unchanged).
+
+    diff-match-patch's pass looks at each single edit between two equalities in turn. It is
+    walked here the same way, but only an edit that can slide (it ends as the equality before
+    it ends, or starts as the one after it starts) is handed to it, as the slice of those three
+    ops: any other it would leave as it is, after scoring its one position in pure Python."""
     diffs = list(ops)
-    _DMP.diff_cleanupSemanticLossless(diffs)
-    # it deletes the equalities it empties, which can leave two edits of one kind side by side
-    return diffs if len(diffs) == len(ops) else merge_ops(diffs)
+    p = 1
+    while p < len(diffs) - 1:
+        if diffs[p - 1][0] == EQUAL and diffs[p + 1][0] == EQUAL:
+            before, edit, after = diffs[p - 1][1], diffs[p][1], diffs[p + 1][1]
+            if edit and ((before and before[-1] == edit[-1]) or (after and after[0] == edit[0])):
+                part = diffs[p - 1 : p + 2]
+                _DMP.diff_cleanupSemanticLossless(part)
+                diffs[p - 1 : p + 2] = part
+                p -= 3 - len(part)  # as dmp steps back over each equality it empties
+        p += 1
+    if len(diffs) == len(ops):
+        return diffs
+    # It deletes the equalities it empties, which can leave edits side by side: they are merged
+    # as merge_ops would (no op is empty, and no two equalities meet), run by run.
+    kinds = list(map(operator.itemgetter(0), diffs))
+    both_edits = itertools.compress(itertools.count(), map(operator.and_, kinds, kinds[1:]))
+    out: list[Op] = []
+    done = 0  # diffs[:done] are in ``out``
+    for k in both_edits:  # diffs[k] and diffs[k + 1] are edits
+        if k + 1 < done:
+            continue  # in the run just merged
+        end = k + 2
+        while end < len(diffs) and kinds[end]:
+            end += 1
+        out += diffs[done:k]
+        out += merge_ops(diffs[k:end])
+        done = end
+    out += diffs[done:]
+    return out
 
 
 def refine_chars(ops: Sequence[Op]) -> list[Op]:
