@@ -63,15 +63,18 @@ def pack(
     prefix: bytes | None = None,
     *,
     prefix_is_own: bool = True,
+    keep_dictionary: bool = False,
 ) -> Packed:
     """Compress ``data``; with ``prefix`` and/or ``base``, against the raw-content dictionary
     ``prefix + base`` (codec ``zstd-dict``: a reader needs the same bytes back).
     ``prefix_is_own``: the prefix is the data's own text (a snapshot's), so the dictionary is
-    kept without trying plain zstd; otherwise (a text's older text) it is treated as a base."""
+    kept without trying plain zstd; otherwise (a text's older text) it is treated as a base.
+    ``keep_dictionary``: keep it without trying plain zstd in any case (a snapshot against the
+    previous snapshot of the same text, without the text)."""
     dictionary = (prefix or b"") + (base or b"")
     if dictionary and len(dictionary) <= MAX_DICT_BYTES:
         with_dict = compressor(len(data), dictionary).compress(data)
-        sure = prefix is not None and prefix_is_own
+        sure = keep_dictionary or (prefix is not None and prefix_is_own)
         if len(data) > SMALL or sure or len(with_dict) * PLAIN_WORTH_TRYING < len(data):
             # a dictionary made of the same policy's bytes practically never makes a large
             # input bigger, nor one it shrank 5-fold (plain zstd gets about 3-4-fold on policy

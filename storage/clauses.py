@@ -18,6 +18,7 @@ Packed form 1 (migration 0003; still read): zstd-compressed JSON
 from __future__ import annotations
 
 import json
+import threading
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 
@@ -52,25 +53,36 @@ def pack(clauses: Sequence[SpanClause]) -> bytes:
 
 RAW, ZSTD = 2, 3  # format bytes of form 2 (a zstd frame starts with 0x28: form 1)
 _ZSTD_MAGIC = b"\x28\xb5\x2f\xfd"
+_local = threading.local()
+
+
+def _compressor() -> zstandard.ZstdCompressor:
+    """This thread's compressor for clause rows: a change packs dozens of tiny rows, and making
+    a compressor costs as much as compressing one (a compressor serves one thread at a time;
+    reusing it gives the same bytes)."""
+    found: zstandard.ZstdCompressor | None = getattr(_local, "compressor", None)
+    if found is None:
+        found = _local.compressor = zstandard.ZstdCompressor(level=LEVEL, write_content_size=True)
+    return found
 
 
 def pack_spans(spans: Sequence[tuple[int, int, dict[str, list[str]]]]) -> bytes:
     """Pack (start, end, values) of the sentences of one group, given in text order (form 2)."""
-    body = bytearray()
-    varints.put(len(spans), body)
+    numbers = [len(spans)]
     values: list[list[object]] = []
     last_end = 0
     for i, (start, end, vals) in enumerate(spans):
         if start < last_end or end < start:
             raise ClauseFormatError(f"clause spans out of order: {start}..{end}")
-        varints.put(start - last_end, body)
-        varints.put(end - start, body)
+        numbers += (start - last_end, end - start)
         last_end = end
         if vals:
             values.append([i, vals])
+    body = bytearray()
+    varints.put_all(numbers, body)
     if values:
         body += json.dumps(values, separators=(",", ":"), ensure_ascii=False).encode("utf-8")
-    packed = zstandard.ZstdCompressor(level=LEVEL, write_content_size=True).compress(body)
+    packed = _compressor().compress(body)
     if len(packed) < len(body):
         return bytes([ZSTD]) + packed
     return bytes([RAW]) + bytes(body)

@@ -67,8 +67,11 @@ def make_engine(url: str) -> Engine:
                 )
             if Path(db).exists() and not os.access(db, os.W_OK):
                 raise StorageError(f"cannot write database {db!r}: file is read-only")
+    # a server may drop a pooled connection, so each checkout is pinged first; a SQLite file
+    # has no server to drop it, and the ping (a SELECT 1 before every transaction) is waste
+    ping = parsed.get_backend_name() != "sqlite"
     try:
-        engine = create_engine(parsed, future=True, pool_pre_ping=True)
+        engine = create_engine(parsed, future=True, pool_pre_ping=ping)
     except (ArgumentError, ImportError) as exc:
         raise StorageError(f"cannot use database {parsed.render_as_string()!r}: {exc}") from None
     if engine.dialect.name == "sqlite":

@@ -15,11 +15,12 @@ from dataclasses import dataclass, field
 from datetime import date, datetime
 from typing import Any, Protocol, cast
 
-from sqlalchemy import Table, bindparam, delete, func, insert, select, update
+from sqlalchemy import Table, Update, bindparam, delete, func, insert, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.engine import Connection, CursorResult, Engine
 from sqlalchemy.exc import IntegrityError, OperationalError, SQLAlchemyError
 from sqlalchemy.orm import Session, sessionmaker
+from sqlalchemy.sql import Select
 
 from diffing.records import CaptureRef, ChangeAnalysis, Document, TextDiff
 from diffing.records import Clause as AnalysedClause
@@ -56,23 +57,50 @@ _CLAUSE = cast(Table, Clause.__table__)
 _POLICY = cast(Table, Policy.__table__)
 _PARAMS = cast(Table, DiffParams.__table__)
 _CATEGORY = cast(Table, ClauseCategory.__table__)
+
+
+class _Stmt:
+    """A statement of the hot paths, built once (building a statement costs more than running
+    it), and run through Core with plain tuples back."""
+
+    __slots__ = ("stmt",)
+
+    def __init__(self, stmt: Select[Any] | Update) -> None:
+        self.stmt = stmt
+
+    def rows(self, conn: Connection, params: dict[str, Any]) -> list[tuple[Any, ...]]:
+        return [tuple(row) for row in conn.execute(self.stmt, params)]
+
+    def first(self, conn: Connection, params: dict[str, Any]) -> tuple[Any, ...] | None:
+        row = conn.execute(self.stmt, params).first()
+        return None if row is None else tuple(row)
+
+    def run(self, conn: Connection, params: dict[str, Any]) -> None:
+        """Run a statement that returns no rows (an update)."""
+        conn.execute(self.stmt, params)
+
+
 # statements of the hot paths, built once (building a statement costs more than running it)
-_BLOB_BY_SHA = select(_BLOB.c.id).where(
-    _BLOB.c.kind == bindparam("kind"), _BLOB.c.sha256 == bindparam("sha")
+_BLOB_BY_SHA = _Stmt(
+    select(_BLOB.c.id).where(_BLOB.c.kind == bindparam("kind"), _BLOB.c.sha256 == bindparam("sha"))
 )
-_BLOB_ROW = select(
-    _BLOB.c.codec, _BLOB.c.data, _BLOB.c.base_id, _BLOB.c.extra_base_id, _BLOB.c.sha256
-).where(_BLOB.c.id == bindparam("id"))
-_LATEST_BLOB = {
-    kind: select(_BLOB.c.id, _BLOB.c.depth)
-    .join(_CAPTURE, column == _BLOB.c.id)
-    .where(_CAPTURE.c.policy_id == bindparam("pid"))
-    .order_by(_CAPTURE.c.id.desc())
-    .limit(1)
+_BLOB_ROW = _Stmt(  # codec, data, base_id, extra_base_id, sha256
+    select(
+        _BLOB.c.codec, _BLOB.c.data, _BLOB.c.base_id, _BLOB.c.extra_base_id, _BLOB.c.sha256
+    ).where(_BLOB.c.id == bindparam("id"))
+)
+_LATEST_BLOB = {  # id, depth of the blob of this kind of the policy's newest capture; its text
+    kind: _Stmt(
+        select(_BLOB.c.id, _BLOB.c.depth, _CAPTURE.c.text_id)
+        .join(_CAPTURE, column == _BLOB.c.id)
+        .where(_CAPTURE.c.policy_id == bindparam("pid"))
+        .order_by(_CAPTURE.c.id.desc())
+        .limit(1)
+    )
     for kind, column in (("snapshot", _CAPTURE.c.snapshot_id), ("text", _CAPTURE.c.text_id))
 }
 _LAST_USE = func.max(_CAPTURE.c.id).label("last_use")
-_RECENT_TEXTS = (  # the two distinct texts of the policy's newest captures, newest first
+_RECENT_TEXTS = _Stmt(  # id, depth of the two distinct texts of the newest captures, newest first
     select(_BLOB.c.id, _BLOB.c.depth, _LAST_USE)
     .join(_CAPTURE, _CAPTURE.c.text_id == _BLOB.c.id)
     .where(_CAPTURE.c.policy_id == bindparam("pid"))
@@ -80,10 +108,12 @@ _RECENT_TEXTS = (  # the two distinct texts of the policy's newest captures, new
     .order_by(_LAST_USE.desc())
     .limit(2)
 )
-_CAPTURE_AT = select(_CAPTURE.c.id, _CAPTURE.c.state).where(
-    _CAPTURE.c.url_id == bindparam("uid"), _CAPTURE.c.timestamp == bindparam("ts")
+_CAPTURE_AT = _Stmt(  # id, state
+    select(_CAPTURE.c.id, _CAPTURE.c.state).where(
+        _CAPTURE.c.url_id == bindparam("uid"), _CAPTURE.c.timestamp == bindparam("ts")
+    )
 )
-_MARK_DIRTY = (
+_MARK_DIRTY = _Stmt(
     update(_POLICY)
     .where(_POLICY.c.id == bindparam("pid"), _POLICY.c.needs_rebuild.is_(False))
     .values(needs_rebuild=True)
@@ -106,14 +136,14 @@ _INSERT_BLOB = {
     .returning(_BLOB.c.id)
     for name, dialect in (("postgresql", postgresql), ("sqlite", sqlite))
 }
-_MARK_CLEAN = (
+_MARK_CLEAN = _Stmt(
     update(_POLICY)
     .where(_POLICY.c.id == bindparam("pid"), _POLICY.c.needs_rebuild.is_(True))
     .values(needs_rebuild=False)
 )
 _FV = _VERSION.alias("fv")
 _TV = _VERSION.alias("tv")
-_CHANGE_OPS = (
+_CHANGE_OPS = _Stmt(
     select(_CHANGE.c.ops_id, _FV.c.text_id, _TV.c.text_id)
     .join(_FV, _FV.c.id == _CHANGE.c.from_version_id)
     .join(_TV, _TV.c.id == _CHANGE.c.to_version_id)
@@ -156,6 +186,27 @@ _CLAUSE_ROWS = (
     .join(_CATEGORY, _CATEGORY.c.id == _CLAUSE.c.category_id)
     .where(_CLAUSE.c.change_id.in_(bindparam("ids", expanding=True)))
     .order_by(_CLAUSE.c.id)
+)
+_INSERT_CAPTURE = insert(_CAPTURE)
+_INSERT_VERSION = insert(_VERSION)
+_INSERT_CHANGE = insert(_CHANGE)
+_INSERT_CLAUSE = insert(_CLAUSE)
+_REBUILD_CAPTURES = (  # a policy's captures that can be versions, in capture-time order
+    select(_CAPTURE.c.id, _CAPTURE.c.text_id, _CAPTURE.c.text_hash)
+    .add_columns(_CAPTURE.c.captured_at, _CAPTURE.c.title)
+    .where(
+        _CAPTURE.c.policy_id == bindparam("pid"),
+        _CAPTURE.c.state.in_(OK_STATES),
+        _CAPTURE.c.verdict == "ok",
+        _CAPTURE.c.text_hash.is_not(None),
+    )
+    .order_by(_CAPTURE.c.captured_at, _CAPTURE.c.id)
+)
+_REBUILD_VERSIONS = (
+    select(_VERSION.c.id, _VERSION.c.text_id, _VERSION.c.text_hash, _VERSION.c.first_capture_id)
+    .add_columns(_VERSION.c.last_capture_id, _VERSION.c.last_seen)
+    .where(_VERSION.c.policy_id == bindparam("pid"))
+    .order_by(_VERSION.c.seq)
 )
 BLOB_CACHE_BYTES = 64 * 1024 * 1024  # decoded blobs kept for reuse as bases and for reads
 BLOB_CACHE_ITEMS = 1024
@@ -359,8 +410,7 @@ def pack_runs(ops: Iterable[tuple[int, str]]) -> bytes:
     :func:`run_lengths` as binary, a format byte then one varint ``length * 3 + op + 1`` per op
     (on the sample a third fewer bytes than the JSON of format 2, once compressed)."""
     out = bytearray([OPS_FORMAT_3])
-    for op, text in ops:
-        varints.put(len(text) * 3 + op + 1, out)
+    varints.put_all([len(text) * 3 + op + 1 for op, text in ops], out)
     return bytes(out)
 
 
@@ -721,11 +771,9 @@ class Store:
         ref = result.capture
         with self._core() as tx:
             conn = tx.conn
-            existing = conn.execute(
-                _CAPTURE_AT, {"uid": result.url_id, "ts": ref.timestamp}
-            ).first()
-            if existing is not None and existing.state not in REPLACEABLE_STATES:
-                return int(existing.id)  # already stored by an earlier (interrupted) run
+            existing = _CAPTURE_AT.first(conn, {"uid": result.url_id, "ts": ref.timestamp})
+            if existing is not None and existing[1] not in REPLACEABLE_STATES:
+                return int(existing[0])  # already stored by an earlier (interrupted) run
             doc = result.document
             text_id = None
             if doc is not None:
@@ -757,12 +805,12 @@ class Store:
                 run_id=result.run_id,
             )
             if existing is not None:
-                conn.execute(update(_CAPTURE).where(_CAPTURE.c.id == existing.id).values(values))
-                capture_id = int(existing.id)
+                conn.execute(update(_CAPTURE).where(_CAPTURE.c.id == existing[0]).values(values))
+                capture_id = int(existing[0])
             else:
-                capture_id = _new_id(conn.execute(insert(_CAPTURE), values))
+                capture_id = _new_id(conn.execute(_INSERT_CAPTURE, values))
             if result.state == "fetched" and doc is not None:
-                conn.execute(_MARK_DIRTY, {"pid": result.policy_id})
+                _MARK_DIRTY.run(conn, {"pid": result.policy_id})
             return capture_id
 
     def save_duplicates(
@@ -881,7 +929,7 @@ class Store:
                     normaliser_version=doc.normaliser_version,
                 )
             )
-            tx.conn.execute(_MARK_DIRTY, {"pid": cap.policy_id})
+            _MARK_DIRTY.run(tx.conn, {"pid": cap.policy_id})
             return True
 
     # ------------------------------------------------------------------ blobs
@@ -902,29 +950,36 @@ class Store:
         nothing if the (kind, sha256) row appeared meanwhile, and the row that won is used."""
         conn = tx.conn
         digest = blobs.sha256(data)
-        found = conn.execute(_BLOB_BY_SHA, {"kind": kind, "sha": digest}).scalar()
+        found = _BLOB_BY_SHA.first(conn, {"kind": kind, "sha": digest})
         if found is not None:
-            return int(found)
+            return int(found[0])
         base_id, base_depth, base = None, 0, None
         own_prefix = extra_base_id is not None  # a snapshot's own text
         if kind == "text" and policy_id is not None and extra_base_id is None:
             # the policy's two newest texts: a text often shares more with the one before the
             # newest (a flip-flop, a page that was briefly a stub) than with the newest alone
             # (on the sample: 4.8% fewer text bytes, at the same CPU time)
-            recent = conn.execute(_RECENT_TEXTS, {"pid": policy_id}).all()
-            depth = max((int(r.depth) for r in recent), default=0) + 1
+            recent = _RECENT_TEXTS.rows(conn, {"pid": policy_id})
+            depth = max((int(r[1]) for r in recent), default=0) + 1
             if recent and depth < blobs.MAX_DEPTH:
-                base_id, base_depth = int(recent[0].id), depth
+                base_id, base_depth = int(recent[0][0]), depth
                 base = self._read_blob(tx, base_id)
                 if len(recent) > 1:
-                    extra_base_id = int(recent[1].id)
+                    extra_base_id = int(recent[1][0])
         elif policy_id is not None:
-            latest = self._latest_blob_of_policy(conn, kind, policy_id)
+            latest = _LATEST_BLOB[kind].first(conn, {"pid": policy_id})
             if latest is not None and latest[1] + 1 < blobs.MAX_DEPTH:
-                base_id, base_depth = latest[0], latest[1] + 1
+                base_id, base_depth = int(latest[0]), int(latest[1]) + 1
                 base = self._read_blob(tx, base_id)
+                if own_prefix and latest[2] == extra_base_id:
+                    # the base is a snapshot of the same text, so it holds the words already:
+                    # without the text the dictionary loads faster and the blob is no bigger
+                    # (on the sample: 35 such snapshots, 57 bytes fewer, 20% less CPU)
+                    extra_base_id = None
         prefix = self._read_blob(tx, extra_base_id) if extra_base_id is not None else None
-        packed = blobs.pack(data, base, prefix, prefix_is_own=own_prefix)
+        packed = blobs.pack(
+            data, base, prefix, prefix_is_own=own_prefix, keep_dictionary=own_prefix
+        )
         if packed.codec != "zstd-dict":
             base_id, base_depth, extra_base_id = None, 0, None
         values = dict(
@@ -939,7 +994,10 @@ class Store:
         )
         blob_id = self._insert_blob(conn, values)
         if blob_id is None:  # stored by a concurrent writer since the lookup above
-            return int(conn.execute(_BLOB_BY_SHA, {"kind": kind, "sha": digest}).scalar_one())
+            row = _BLOB_BY_SHA.first(conn, {"kind": kind, "sha": digest})
+            if row is None:
+                raise StorageError(f"a concurrent writer's {kind} blob {digest} is missing")
+            return int(row[0])
         # the next blob of this policy uses it as its base: no need to read it back. Kept with
         # the transaction until it commits (a rolled-back id may be given to another blob).
         tx.written[blob_id] = data
@@ -1007,14 +1065,6 @@ class Store:
             _, dropped = cache.popitem(last=False)
             self._blob_cache_bytes -= len(dropped)
 
-    @staticmethod
-    def _latest_blob_of_policy(
-        conn: Connection, kind: str, policy_id: int
-    ) -> tuple[int, int] | None:
-        """(id, depth) of the blob of this kind of the policy's newest capture."""
-        row = conn.execute(_LATEST_BLOB[kind], {"pid": policy_id}).first()
-        return None if row is None else (int(row.id), int(row.depth))
-
     def _read_blob(self, tx: _Tx, blob_id: int) -> bytes:
         cached = self._blob_cache.get(blob_id)
         if cached is not None:
@@ -1023,18 +1073,19 @@ class Store:
         data = tx.written.get(blob_id)
         if data is not None:
             return data
-        row = tx.conn.execute(_BLOB_ROW, {"id": blob_id}).first()
+        row = _BLOB_ROW.first(tx.conn, {"id": blob_id})
         if row is None:
             raise StorageError(f"corrupt database: blob {blob_id} is missing")
-        base = self._read_blob(tx, row.base_id) if row.base_id is not None else None
-        prefix = self._read_blob(tx, row.extra_base_id) if row.extra_base_id is not None else None
+        codec, stored, base_id, extra_base_id, digest = row
+        base = self._read_blob(tx, base_id) if base_id is not None else None
+        prefix = self._read_blob(tx, extra_base_id) if extra_base_id is not None else None
         try:
-            data = blobs.unpack(row.codec, row.data, base, prefix)
+            data = blobs.unpack(codec, bytes(stored), base, prefix)
         except Exception as exc:  # zstd raises its own error type
             raise StorageError(
                 f"corrupt database: blob {blob_id} cannot be decoded ({exc})"
             ) from None
-        if blobs.sha256(data) != row.sha256:
+        if blobs.sha256(data) != digest:
             raise StorageError(f"corrupt database: blob {blob_id} fails its checksum")
         self._cache_blob(blob_id, data)
         return data
@@ -1065,17 +1116,7 @@ class Store:
         result = RebuildResult()
         with self._core() as tx:
             conn = tx.conn
-            cap = _CAPTURE.c
-            caps = conn.execute(
-                select(cap.id, cap.text_id, cap.text_hash, cap.captured_at, cap.title)
-                .where(
-                    cap.policy_id == policy_id,
-                    cap.state.in_(OK_STATES),
-                    cap.verdict == "ok",
-                    cap.text_hash.is_not(None),
-                )
-                .order_by(cap.captured_at, cap.id)
-            ).all()
+            caps = conn.execute(_REBUILD_CAPTURES, {"pid": policy_id}).all()
             runs: list[_Run] = []
             for cid, text_id, text_hash, when, title in caps:
                 if runs and runs[-1].text_hash == text_hash:
@@ -1083,12 +1124,7 @@ class Store:
                 else:
                     runs.append(_Run(text_id, text_hash, cid, cid, when, when, title or ""))
             ver = _VERSION.c
-            existing = conn.execute(
-                select(ver.id, ver.text_id, ver.text_hash, ver.first_capture_id)
-                .add_columns(ver.last_capture_id, ver.last_seen)
-                .where(ver.policy_id == policy_id)
-                .order_by(ver.seq)
-            ).all()
+            existing = conn.execute(_REBUILD_VERSIONS, {"pid": policy_id}).all()
             keep = 0
             moved: list[dict[str, Any]] = []
             versions: list[_Kept] = []
@@ -1138,7 +1174,7 @@ class Store:
                 new_text = text_of(r.text_id)
                 version_id = _new_id(
                     conn.execute(
-                        insert(_VERSION),
+                        _INSERT_VERSION,
                         dict(
                             policy_id=policy_id,
                             seq=i + 1,
@@ -1164,7 +1200,7 @@ class Store:
                     shared, own = split_params(diff.params)
                     change_id = _new_id(
                         conn.execute(
-                            insert(_CHANGE),
+                            _INSERT_CHANGE,
                             dict(
                                 policy_id=policy_id,
                                 from_version_id=prev.id,
@@ -1192,8 +1228,8 @@ class Store:
                 for row in batch:
                     row["category_id"] = self._category_id(tx, row.pop("category"))
                 if batch:  # one executemany for all the changes of the policy
-                    conn.execute(insert(_CLAUSE), batch)
-            conn.execute(_MARK_CLEAN, {"pid": policy_id})
+                    conn.execute(_INSERT_CLAUSE, batch)
+            _MARK_CLEAN.run(conn, {"pid": policy_id})
         return result
 
     # ------------------------------------------------------------------ runs
@@ -1285,7 +1321,7 @@ class Store:
     def change_ops(self, to_version_id: int) -> list[tuple[int, str]] | None:
         """The stored diff ops of the change that led to this version (None for the first)."""
         with self._core() as tx:
-            row = tx.conn.execute(_CHANGE_OPS, {"vid": to_version_id}).first()
+            row = _CHANGE_OPS.first(tx.conn, {"vid": to_version_id})
             if row is None:
                 return None
             ops_id, old_text_id, new_text_id = row
