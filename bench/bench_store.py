@@ -18,7 +18,11 @@ Each repetition runs in a fresh interpreter, so no in-process cache (classified 
 stated dates, tokenised texts) carries over from one repetition to the next: the figure is the
 cold cost of building a database from scratch.
 
-    .venv/bin/python -m bench.bench_store [--repeat 3]
+    .venv/bin/python -m bench.bench_store [--repeat 3] [--no-bounds] [--against OTHER_CHECKOUT]
+
+With ``--against``, another checkout (an older commit: ``git worktree add ../old COMMIT``) runs
+interleaved with this one, so both see the same machine load; their CPU medians and ratio are
+printed side by side (this machine's CPU time drifts ±20% from one minute to the next).
 """
 
 from __future__ import annotations
@@ -26,6 +30,7 @@ from __future__ import annotations
 import argparse
 import json
 import lzma
+import os
 import statistics
 import subprocess
 import sys
@@ -162,7 +167,17 @@ def main() -> int:
     ap.add_argument(
         "--no-bounds", action="store_true", help="skip the solid-compression bounds (~30 s)"
     )
+    ap.add_argument(
+        "--against",
+        metavar="TREE",
+        type=Path,
+        help="another checkout of policytrail (e.g. `git worktree add ../old COMMIT`): its "
+        "keep-mode runs interleave with these, CPU medians and ratio printed side by side",
+    )
     args = ap.parse_args()
+    if args.against is not None and not (args.against / "bench" / "bench_store.py").exists():
+        print(f"--against: {args.against} is no policytrail checkout", file=sys.stderr)
+        return 1
     if not WARC.exists():
         print(f"missing {WARC}", file=sys.stderr)
         return 1
@@ -171,16 +186,12 @@ def main() -> int:
         print(json.dumps(run_once(rows, args.snapshots)))
         return 0
     by_mode: dict[str, list[dict[str, float]]] = {"keep": [], "none": []}
+    against: list[dict[str, float]] = []
     for _ in range(args.repeat):
         for mode, runs in by_mode.items():  # interleaved: both modes see the same load
-            proc = subprocess.run(
-                [sys.executable, "-m", "bench.bench_store", "--one", "--snapshots", mode],
-                cwd=ROOT,
-                capture_output=True,
-                text=True,
-                check=True,
-            )
-            runs.append(json.loads(proc.stdout))
+            runs.append(_one(ROOT, mode))
+        if args.against is not None:  # ... and the other checkout too
+            against.append(_one(args.against.resolve(), "keep"))
     meds = {}
     for mode, runs in by_mode.items():
         keys = set().union(*runs)
@@ -233,7 +244,36 @@ def main() -> int:
         f"{_fmt(med['plain_blobs'])}; ratio {ours / med['plain_blobs']:.2f}x"
     )
     print_modes(meds, raw, args.repeat)
+    if against:
+        print_against(args.against, against, by_mode["keep"])
     return 0
+
+
+def _one(tree: Path, mode: str) -> dict[str, float]:
+    """One cold run (a fresh interpreter) of ``tree``'s bench, its figures."""
+    proc = subprocess.run(
+        [sys.executable, "-m", "bench.bench_store", "--one", "--snapshots", mode],
+        cwd=tree,
+        env={**os.environ, "PYTHONPATH": str(tree)},
+        capture_output=True,
+        text=True,
+        check=True,
+    )
+    return dict(json.loads(proc.stdout.strip().splitlines()[-1]))
+
+
+def print_against(tree: Path, theirs: list[dict[str, float]], ours: list[dict[str, float]]) -> None:
+    """CPU of the two checkouts' interleaved keep-mode runs, side by side."""
+    a = statistics.median(r["cpu_s"] for r in theirs)
+    b = statistics.median(r["cpu_s"] for r in ours)
+    print(f"side by side with {tree} (keep mode, {len(ours)} interleaved cold runs each):")
+    for name, runs, med in ((str(tree), theirs, a), ("this checkout", ours, b)):
+        each = ", ".join(f"{r['cpu_s']:.2f}" for r in runs)
+        print(
+            f"  {name}: CPU median {med:.2f} s (runs {each})"
+            f" -> {runs[0]['versions'] / med:.1f} versions/s"
+        )
+    print(f"  this checkout / {tree}: {b / a:.2f}x the CPU ({a / b:.2f}x as fast)")
 
 
 def derived_parts(med: dict[str, float]) -> dict[str, float]:
