@@ -361,7 +361,7 @@ def _sentence_spans(text: str) -> tuple[tuple[int, int], ...]:
     # the next, and by the change-kind checks: remember the last few
     spans: list[tuple[int, int]] = []
     for pos, line in zip(_line_starts(text)[:-1], _bare_lines(text), strict=True):
-        spans += [(pos + s, pos + e) for s, e in _line_spans(line)]
+        spans += [(pos + s, pos + e) for s, e in _line_split(line)[0]]
     return tuple(spans)
 
 
@@ -371,11 +371,6 @@ def _sentence_spans(text: str) -> tuple[tuple[int, int], ...]:
 # a line depend on the line alone.
 _LINE_SPANS: dict[str, tuple[tuple[tuple[int, int], ...], tuple[str, ...]]] = {}
 _LINE_SPANS_MAX = 50_000
-
-
-def _line_spans(line: str) -> tuple[tuple[int, int], ...]:
-    """The sentence spans of one ``line`` (without its line end), relative to its start."""
-    return _line_split(line)[0]
 
 
 def _line_split(line: str) -> tuple[tuple[tuple[int, int], ...], tuple[str, ...]]:

@@ -267,9 +267,8 @@ def test_exact_core_falls_back_at_its_memory_cap(monkeypatch: pytest.MonkeyPatch
     assert edit_size(capped.ops) >= edit_size(exact.ops)
 
 
-def test_only_changed_lines_are_tokenized(monkeypatch: pytest.MonkeyPatch) -> None:
-    old = "\n\n".join(f"Paragraph {i} says the same thing as before." for i in range(2000))
-    new = old.replace("Paragraph 1234 says", "Paragraph 1234 now says")
+def spy_on_align(monkeypatch: pytest.MonkeyPatch) -> list[int]:
+    """The number of tokens (both sides) of each region the token aligner is given, from now on."""
     seen: list[int] = []
     align = differ._Aligner.align
 
@@ -278,6 +277,13 @@ def test_only_changed_lines_are_tokenized(monkeypatch: pytest.MonkeyPatch) -> No
         return align(self, a, b)
 
     monkeypatch.setattr(differ._Aligner, "align", spy)
+    return seen
+
+
+def test_only_changed_lines_are_tokenized(monkeypatch: pytest.MonkeyPatch) -> None:
+    old = "\n\n".join(f"Paragraph {i} says the same thing as before." for i in range(2000))
+    new = old.replace("Paragraph 1234 says", "Paragraph 1234 now says")
+    seen = spy_on_align(monkeypatch)
     result = diff_texts(old, new)
     assert [(op, t) for op, t in result.ops if op] == [(1, "now ")]
     assert sum(seen) < 40, seen  # the one changed line, not the 2000 paragraphs

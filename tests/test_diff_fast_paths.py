@@ -19,6 +19,7 @@ from hypothesis import strategies as st
 
 from diffing import diff as differ
 from diffing.diff import diff_texts, merge_ops, new_text, old_text
+from tests.test_diff import spy_on_align
 from tests.test_diff_properties import _OPS, _SENTENCE_TEXT, _TEXT
 
 _SETTINGS = settings(max_examples=300, deadline=None, suppress_health_check=[HealthCheck.too_slow])
@@ -229,14 +230,7 @@ def test_longest_increasing_with_and_without_moves(order: list[int], keep: int) 
 def test_an_empty_side_is_not_tokenized(
     monkeypatch: pytest.MonkeyPatch, old: str, new: str, edits: list[tuple[int, str]]
 ) -> None:
-    calls: list[int] = []
-    align = differ._Aligner.align
-
-    def spy(self: differ._Aligner, a: list[str], b: list[str]) -> list[tuple[int, int]]:
-        calls.append(len(a) + len(b))
-        return align(self, a, b)
-
-    monkeypatch.setattr(differ._Aligner, "align", spy)
+    calls = spy_on_align(monkeypatch)
     result = diff_texts(old, new)
     assert calls == []
     assert [(op, t) for op, t in result.ops if op] == edits
