@@ -120,7 +120,6 @@ _SEPARATOR = "\x00"  # between the sentences of a batch: no literal or head may 
 if any(_SEPARATOR in s for s in _INDEX.strings):  # pragma: no cover - a rule's literal
     raise RuntimeError("diffing.classify: a rule literal holds the batch separator \\x00")
 
-_Scan = tuple[list[bool], dict[int, list[int]]]
 # the patterns that match a sentence, each with its first match, and for those with heads the
 # sorted positions where one of their heads occurs (every match starts at one of them)
 _Found = tuple[dict[int, re.Match[str]], dict[int, list[int]]]
@@ -132,18 +131,10 @@ _hit_key = operator.itemgetter(1)
 
 def _matching_patterns(sentence: str, folded: str) -> list[bool]:
     """Whether each of ``_PATTERNS`` occurs in ``sentence`` (``folded`` is its ``fold``)."""
-    return _scan(sentence, folded)[0]
-
-
-def _scan(sentence: str, folded: str) -> _Scan:
-    """``_matching_patterns``, and for the matching patterns with heads the sorted positions
-    where one of their heads occurs (every match starts at one of them)."""
-    return _scan_hits(sentence, _INDEX.hits(folded), 0)
-
-
-def _scan_batch(sentences: Sequence[str]) -> list[_Scan]:
-    """``_scan`` of each sentence, with one pass of the automaton over all of them."""
-    return [_as_scan(found) for found in _found_batch(sentences)]
+    out = [False] * len(_PATTERNS)
+    for k in _found(sentence, _INDEX.hits(folded), 0)[0]:
+        out[k] = True
+    return out
 
 
 def _found_batch(sentences: Sequence[str]) -> list[_Found]:
@@ -164,20 +155,6 @@ def _found_batch(sentences: Sequence[str]) -> list[_Found]:
         )
         lo, offset = hi, end + 1
     return out
-
-
-def _scan_hits(sentence: str, hits: list[tuple[int, int]], offset: int) -> _Scan:
-    """``_scan`` from the automaton's hits in the sentence (``offset``: where it starts in the
-    text that was scanned)."""
-    return _as_scan(_found(sentence, hits, offset))
-
-
-def _as_scan(found: _Found) -> _Scan:
-    matches, starts = found
-    out = [False] * len(_PATTERNS)
-    for k in matches:
-        out[k] = True
-    return out, dict(starts)
 
 
 _NOTHING_FOUND: _Found = ({}, {})
@@ -226,26 +203,10 @@ _SCAN_INFO = tuple(
 )
 
 
-def _finditer(k: int, sentence: str, starts: dict[int, list[int]]) -> Iterator[re.Match[str]]:
-    """``_PATTERNS[k].finditer(sentence)``, tried only at the positions of its heads (for a
-    pattern that ``_found`` found matching: ``starts`` holds its positions then)."""
-    pattern = _PATTERNS[k]
-    if k not in starts:
-        yield from pattern.finditer(sentence)
-        return
-    pos = 0
-    for start in starts[k]:
-        if start < pos:
-            continue
-        m = pattern.match(sentence, start)
-        if m is not None:
-            yield m
-            pos = m.end()
-
-
 def _matches(k: int, sentence: str, found: _Found) -> Iterator[re.Match[str]]:
-    """``_finditer`` of a pattern that ``_found`` found matching, from the first match it
-    found: the positions before it gave no match, and finditer goes on at its end."""
+    """``_PATTERNS[k].finditer(sentence)`` for a pattern that ``_found`` found matching: from
+    the first match it found (the positions before it gave no match), then only at the
+    positions of the pattern's heads that ``_found`` kept (every match starts at one)."""
     matches, starts = found
     if k not in starts:
         yield from _PATTERNS[k].finditer(sentence)

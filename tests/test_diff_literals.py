@@ -280,17 +280,6 @@ def test_trie_pattern_rejects_the_empty_string() -> None:
 
 
 @_SETTINGS
-@given(_SENTENCE)
-def test_guided_finditer_gives_the_matches_of_finditer(sentence: str) -> None:
-    """Values come from matches tried only where a pattern's heads occur: the same matches."""
-    matched, starts = classify._scan(sentence, literals.fold(sentence))
-    for k, pattern in enumerate(classify._PATTERNS):
-        if matched[k]:
-            expected = [m.span() for m in pattern.finditer(sentence)]
-            assert [m.span() for m in classify._finditer(k, sentence, starts)] == expected
-
-
-@_SETTINGS
 @given(_TEXT)
 def test_guarded_finditer_gives_the_matches_of_finditer(text: str) -> None:
     expected = [m.span() for m in dates._STATED_RE.finditer(text)]
@@ -327,8 +316,14 @@ def test_keyword_index_rejects_the_empty_string_and_may_be_empty() -> None:
 def test_batch_scan_gives_the_scan_of_each_sentence(sentences: list[str]) -> None:
     """One pass over the sentences joined: the hits cut at the joins give each sentence's own
     scan, whatever the sentences hold (even the separator)."""
-    expected = [classify._scan(s, literals.fold(s)) for s in sentences]
-    assert classify._scan_batch(sentences) == expected
+
+    def spans(found: classify._Found) -> tuple[dict[int, tuple[int, int]], dict[int, list[int]]]:
+        return {k: m.span() for k, m in found[0].items()}, found[1]
+
+    expected = [
+        spans(classify._found(s, classify._INDEX.hits(literals.fold(s)), 0)) for s in sentences
+    ]
+    assert list(map(spans, classify._found_batch(sentences))) == expected
 
 
 _JOINED_DATE_TEXT = st.lists(
