@@ -10,9 +10,14 @@ and write to one database (PostgreSQL; SQLite only for workers on one machine).
 
 Nothing is lost when a worker dies (SIGKILL, a lost machine): before a page of CDX rows turns into
 queued requests, every row not yet stored is recorded as a ``failed`` capture ("pending"). Such
-a row holds its URL's incremental cursor back, and the next job fetches it again. The last
-worker to leave (an atomic check in Redis) advances the cursors and rebuilds the versions and
-changes of the policies that got new captures, so no rebuild races a worker still storing.
+a row holds its URL's incremental cursor back, and the next job fetches it again.
+
+A worker leaves the cluster when its crawl ends. On PostgreSQL, it then waits for the others'
+crawls to end too and rebuilds versions with them: each takes one dirty policy at a time
+(``Store.rebuild_next``: ``FOR UPDATE SKIP LOCKED``, never one policy to two workers). The last
+worker to leave (an atomic check in Redis) also advances the cursors (every capture of the job is
+stored by then) and rebuilds what is still dirty, waiting for policies other workers still hold.
+A SQLite cluster (one writer) leaves the whole rebuild to the last worker.
 """
 
 from __future__ import annotations
@@ -22,6 +27,7 @@ import json
 import logging
 import os
 import socket
+import time
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -37,6 +43,10 @@ logger = logging.getLogger(__name__)
 PREFIX = "policytrail"
 MEMBER_TTL_SECONDS = 10.0  # a worker without a heartbeat this long is gone
 BEAT_SECONDS = 2.0
+# a worker whose crawl has ended waits this long at most for the others' crawls to end before
+# it rebuilds versions (they end together when the queue runs dry; the wait is polled this often)
+REBUILD_WAIT_SECONDS = 60.0
+REBUILD_POLL_SECONDS = 0.25
 PENDING = "pending: queued for a worker (a worker that died left it; the next job fetches it)"
 
 
@@ -251,8 +261,9 @@ class RedisScheduler(_RedisSchedulerBase):  # type: ignore[misc]
 
 
 class DistributedStorePipeline(StorePipeline):
-    """The store pipeline of a worker: stores items like ``StorePipeline``; at the end, only the
-    last worker to leave the cluster advances cursors and rebuilds versions.
+    """The store pipeline of a worker: stores items like ``StorePipeline``; at the end, the
+    workers rebuild versions together (PostgreSQL) and the last to leave the cluster advances
+    cursors and rebuilds what is left (the whole rebuild, on SQLite).
 
     Blobs are content-addressed (unique by hash): two workers storing the same text at the same
     moment both look, find nothing, and one insert loses with an IntegrityError. Its transaction
@@ -290,26 +301,78 @@ class DistributedStorePipeline(StorePipeline):
             except Exception as exc:
                 logger.error("cannot leave the cluster cleanly: %s", exc)
                 return
-            if remaining or queued or reason not in (None, "finished"):
+            if reason not in (None, "finished"):
+                return  # stopped early (Redis or the database lost, a signal): no rebuild
+            last = not remaining and not queued
+            spread = worker.store.engine.dialect.name != "sqlite"  # SQLite: one writer anyway
+            if not last and not spread:
                 logger.info(
                     "not the last worker (%d live, %d queued): leaving the rebuild to it",
                     remaining,
                     queued,
                 )
                 return
-            stats.set_value("policytrail/finalised", 1)
-            newest = await asyncio.to_thread(cluster.take_newest)
-            for url_id, ts in newest.items():
-                await worker.run(lambda s, u=url_id, n=ts: s.advance_cursor(u, n))
-            dirty = await worker.run(lambda s: s.dirty_policies())
-            for pid in dirty:
-                res = await worker.run(lambda s, p=pid: s.rebuild_versions(p, self.analyser))
-                stats.inc_value("policytrail/versions_stored", res.versions_added)
-                stats.inc_value("policytrail/changes_stored", res.changes_added)
+            if not last:  # rebuild once the others have stored all they crawled, if they end
+                await self._wait_for_crawls(cluster)
+            started, cpu = time.monotonic(), time.process_time()
+            if last:  # every other worker has left: all captures of the job are stored
+                stats.set_value("policytrail/finalised", 1)
+                newest = await asyncio.to_thread(cluster.take_newest)
+                for url_id, ts in newest.items():
+                    await worker.run(lambda s, u=url_id, n=ts: s.advance_cursor(u, n))
+            if spread:
+                await self._rebuild_claimed(worker)
+            if last:  # what is still dirty: held by a worker still rebuilding (waited for), or
+                # left by one that died mid-rebuild, or a SQLite cluster's whole rebuild
+                for pid in await worker.run(lambda s: s.dirty_policies()):
+                    res = await worker.run(lambda s, p=pid: s.rebuild_if_dirty(p, self.analyser))
+                    if res is not None:
+                        self._count_rebuild(res)
+            stats.set_value("policytrail/rebuild_ms", int((time.monotonic() - started) * 1000))
+            stats.set_value("policytrail/rebuild_cpu_ms", int((time.process_time() - cpu) * 1000))
         except DatabaseFailed:
-            pass  # reported by the worker's summary; the next job's last worker rebuilds
+            pass  # reported by the worker's summary; the next job's workers rebuild
         finally:
             await asyncio.to_thread(worker.close)
+
+    async def _wait_for_crawls(self, cluster: Cluster) -> None:
+        """Wait (at most ``REBUILD_WAIT_SECONDS``) until no worker of the cluster is still
+        crawling (a worker leaves the cluster when its crawl ends), so that each dirty policy is
+        rebuilt once, after all its captures are stored. A rebuild that does race a store is
+        still safe (see ``storage.repository._MARK_DIRTY``): it is only done twice."""
+        import asyncio
+
+        started = time.monotonic()
+        try:
+            while time.monotonic() - started < REBUILD_WAIT_SECONDS:
+                await asyncio.to_thread(cluster.prune_dead_local)
+                if not await asyncio.to_thread(cluster.live_workers):
+                    break
+                await asyncio.sleep(REBUILD_POLL_SECONDS)
+        except Exception as exc:  # Redis gone: the rebuild does not need it
+            logger.warning("cannot see the other workers (%s): rebuilding now", exc)
+        waited = int((time.monotonic() - started) * 1000)
+        self.crawler.stats.set_value("policytrail/rebuild_wait_ms", waited)
+
+    async def _rebuild_claimed(self, worker: Any) -> None:
+        """Take dirty policies one at a time, in id order from where the last claim was, and
+        rebuild each (PostgreSQL: a claim skips a policy another worker holds)."""
+        after, wrapped = 0, False
+        while True:
+            got = await worker.run(lambda s, a=after: s.rebuild_next(self.analyser, after=a))
+            if got is None:
+                if wrapped or after == 0:
+                    return
+                after, wrapped = 0, True  # once more from the start: re-dirtied meanwhile
+                continue
+            after = got[0]
+            self._count_rebuild(got[1])
+
+    def _count_rebuild(self, res: Any) -> None:
+        stats = self.crawler.stats
+        stats.inc_value("policytrail/policies_rebuilt")
+        stats.inc_value("policytrail/versions_stored", res.versions_added)
+        stats.inc_value("policytrail/changes_stored", res.changes_added)
 
 
 def mark_pending(
@@ -448,7 +511,8 @@ class WorkerSummary:
         return (
             f"{s.get('cdx_requests', 0)} CDX requests, {s.get('captures_seen', 0)} captures seen, "
             f"{s.get('fetched', 0)} fetched, {s.get('versions_stored', 0)} versions stored, "
-            f"{s.get('changes_stored', 0)} changes, {sum(s.get('errors', {}).values())} errors"
+            f"{s.get('changes_stored', 0)} changes, {s.get('policies_rebuilt', 0)} policies "
+            f"rebuilt, {sum(s.get('errors', {}).values())} errors"
             + (
                 f" ({s['unfetchable']} unfetchable: not fetched again)"
                 if s.get("unfetchable")
@@ -558,6 +622,11 @@ def run_worker(opts: WorkerOptions) -> WorkerSummary:
         "pending_marked": int(raw.get("policytrail/pending_marked", 0)),
         "versions_stored": int(raw.get("policytrail/versions_stored", 0)),
         "changes_stored": int(raw.get("policytrail/changes_stored", 0)),
+        "policies_rebuilt": int(raw.get("policytrail/policies_rebuilt", 0)),
+        # the rebuild's wall time, and how long the worker waited for the others' crawls first
+        "rebuild_ms": int(raw.get("policytrail/rebuild_ms", 0)),
+        "rebuild_cpu_ms": int(raw.get("policytrail/rebuild_cpu_ms", 0)),
+        "rebuild_wait_ms": int(raw.get("policytrail/rebuild_wait_ms", 0)),
         "shared_limit_waited_ms": int(raw.get("policytrail/shared_limit/waited_ms", 0)),
         # requests woken too late for their shared-limit slot, which reserved another
         "shared_limit_late": int(raw.get("policytrail/shared_limit/late_reserved_again", 0)),

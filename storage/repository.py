@@ -113,10 +113,13 @@ _CAPTURE_AT = _Stmt(  # id, state
         _CAPTURE.c.url_id == bindparam("uid"), _CAPTURE.c.timestamp == bindparam("ts")
     )
 )
+# A policy's row is the lock between its captures and its rebuild. Every write of a capture ends
+# by writing the row (unconditionally: an update that matches no row locks nothing), and a
+# rebuild writes it first (``_MARK_CLEAN``). So a capture committed before a rebuild starts is
+# read by it, and one stored while a rebuild runs waits for it to commit and leaves the policy
+# dirty after it (PostgreSQL: the row lock; SQLite: the one write lock, taken by the first write).
 _MARK_DIRTY = _Stmt(
-    update(_POLICY)
-    .where(_POLICY.c.id == bindparam("pid"), _POLICY.c.needs_rebuild.is_(False))
-    .values(needs_rebuild=True)
+    update(_POLICY).where(_POLICY.c.id == bindparam("pid")).values(needs_rebuild=True)
 )
 _INSERT_PARAMS = {
     name: dialect.insert(_PARAMS)
@@ -136,10 +139,27 @@ _INSERT_BLOB = {
     .returning(_BLOB.c.id)
     for name, dialect in (("postgresql", postgresql), ("sqlite", sqlite))
 }
-_MARK_CLEAN = _Stmt(
+_MARK_CLEAN = _Stmt(  # a rebuild's first statement: see _MARK_DIRTY
+    update(_POLICY).where(_POLICY.c.id == bindparam("pid")).values(needs_rebuild=False)
+)
+_DIRTY_AFTER = (  # the first dirty policy after ``after`` whose row no transaction holds
+    select(_POLICY.c.id)
+    .where(_POLICY.c.needs_rebuild.is_(True), _POLICY.c.id > bindparam("after"))
+    .order_by(_POLICY.c.id)
+    .limit(1)
+    .with_for_update(skip_locked=True)  # PostgreSQL; SQLite has one writer at a time anyway
+)
+_CLAIM_NEXT = _Stmt(  # take it: the rebuild's first statement (rows: its id, or none)
+    update(_POLICY)
+    .where(_POLICY.c.id == _DIRTY_AFTER.scalar_subquery())
+    .values(needs_rebuild=False)
+    .returning(_POLICY.c.id)
+)
+_CLAIM_IF_DIRTY = _Stmt(  # waits for a rebuild of the policy under way, then takes it if dirty
     update(_POLICY)
     .where(_POLICY.c.id == bindparam("pid"), _POLICY.c.needs_rebuild.is_(True))
     .values(needs_rebuild=False)
+    .returning(_POLICY.c.id)
 )
 _FV = _VERSION.alias("fv")
 _TV = _VERSION.alias("tv")
@@ -1112,125 +1132,160 @@ class Store:
     ) -> RebuildResult:
         """Derive the policy's versions from its stored captures, in capture-time order, and the
         changes between successive ones. Existing versions that still hold are kept (and not
-        diffed again), so this is cheap after an incremental crawl and idempotent."""
-        result = RebuildResult()
+        diffed again), so this is cheap after an incremental crawl and idempotent.
+
+        The policy is marked clean first, in the same transaction: that write waits for a
+        capture of the policy being stored, and a capture stored while this runs waits for it
+        and marks the policy dirty again (see ``_MARK_DIRTY``). A rebuild that fails rolls back
+        whole and leaves the policy dirty."""
         with self._core() as tx:
-            conn = tx.conn
-            caps = conn.execute(_REBUILD_CAPTURES, {"pid": policy_id}).all()
-            runs: list[_Run] = []
-            for cid, text_id, text_hash, when, title in caps:
-                if runs and runs[-1].text_hash == text_hash:
-                    runs[-1].last_id, runs[-1].last_seen = cid, when
-                else:
-                    runs.append(_Run(text_id, text_hash, cid, cid, when, when, title or ""))
-            ver = _VERSION.c
-            existing = conn.execute(_REBUILD_VERSIONS, {"pid": policy_id}).all()
-            keep = 0
-            moved: list[dict[str, Any]] = []
-            versions: list[_Kept] = []
-            while (
-                keep < len(existing)
-                and keep < len(runs)
-                and existing[keep].text_hash == runs[keep].text_hash
-                and existing[keep].first_capture_id == runs[keep].first_id
-            ):
-                v, r = existing[keep], runs[keep]
-                if (v.last_capture_id, v.last_seen) != (r.last_id, r.last_seen):
-                    moved.append({"vid": v.id, "last_id": r.last_id, "last_seen": r.last_seen})
-                versions.append(_Kept(v.id, v.text_id, r.last_seen))
-                keep += 1
-            if moved:
+            _MARK_CLEAN.run(tx.conn, {"pid": policy_id})
+            return self._rebuild(tx, policy_id, analyser, window)
+
+    def _rebuild(self, tx: _Tx, policy_id: int, analyser: Analyser, window: int) -> RebuildResult:
+        """The body of ``rebuild_versions``, in a transaction that holds the policy's row."""
+        result = RebuildResult()
+        conn = tx.conn
+        caps = conn.execute(_REBUILD_CAPTURES, {"pid": policy_id}).all()
+        runs: list[_Run] = []
+        for cid, text_id, text_hash, when, title in caps:
+            if runs and runs[-1].text_hash == text_hash:
+                runs[-1].last_id, runs[-1].last_seen = cid, when
+            else:
+                runs.append(_Run(text_id, text_hash, cid, cid, when, when, title or ""))
+        ver = _VERSION.c
+        existing = conn.execute(_REBUILD_VERSIONS, {"pid": policy_id}).all()
+        keep = 0
+        moved: list[dict[str, Any]] = []
+        versions: list[_Kept] = []
+        while (
+            keep < len(existing)
+            and keep < len(runs)
+            and existing[keep].text_hash == runs[keep].text_hash
+            and existing[keep].first_capture_id == runs[keep].first_id
+        ):
+            v, r = existing[keep], runs[keep]
+            if (v.last_capture_id, v.last_seen) != (r.last_id, r.last_seen):
+                moved.append({"vid": v.id, "last_id": r.last_id, "last_seen": r.last_seen})
+            versions.append(_Kept(v.id, v.text_id, r.last_seen))
+            keep += 1
+        if moved:
+            conn.execute(
+                update(_VERSION)
+                .where(ver.id == bindparam("vid"))
+                .values(last_capture_id=bindparam("last_id"), last_seen=bindparam("last_seen")),
+                moved,
+            )
+        stale = [v.id for v in existing[keep:]]
+        if stale:
+            chg = _CHANGE.c
+            change_ids = list(
                 conn.execute(
-                    update(_VERSION)
-                    .where(ver.id == bindparam("vid"))
-                    .values(last_capture_id=bindparam("last_id"), last_seen=bindparam("last_seen")),
-                    moved,
-                )
-            stale = [v.id for v in existing[keep:]]
-            if stale:
-                chg = _CHANGE.c
-                change_ids = list(
-                    conn.execute(
-                        select(chg.id).where(
-                            chg.to_version_id.in_(stale) | chg.from_version_id.in_(stale)
-                        )
-                    ).scalars()
-                )
-                if change_ids:
-                    conn.execute(delete(_CLAUSE).where(_CLAUSE.c.change_id.in_(change_ids)))
-                    conn.execute(delete(_CHANGE).where(chg.id.in_(change_ids)))
-                conn.execute(delete(_VERSION).where(ver.id.in_(stale)))
-                result.versions_removed = len(stale)
-            texts: dict[int, str] = {}
+                    select(chg.id).where(
+                        chg.to_version_id.in_(stale) | chg.from_version_id.in_(stale)
+                    )
+                ).scalars()
+            )
+            if change_ids:
+                conn.execute(delete(_CLAUSE).where(_CLAUSE.c.change_id.in_(change_ids)))
+                conn.execute(delete(_CHANGE).where(chg.id.in_(change_ids)))
+            conn.execute(delete(_VERSION).where(ver.id.in_(stale)))
+            result.versions_removed = len(stale)
+        texts: dict[int, str] = {}
 
-            def text_of(blob_id: int) -> str:
-                if blob_id not in texts:
-                    texts[blob_id] = self._read_blob(tx, blob_id).decode("utf-8")
-                return texts[blob_id]
+        def text_of(blob_id: int) -> str:
+            if blob_id not in texts:
+                texts[blob_id] = self._read_blob(tx, blob_id).decode("utf-8")
+            return texts[blob_id]
 
-            clause_batches: dict[bool, list[dict[str, Any]]] = {True: [], False: []}
-            for i in range(keep, len(runs)):
-                r = runs[i]
-                new_text = text_of(r.text_id)
-                version_id = _new_id(
+        clause_batches: dict[bool, list[dict[str, Any]]] = {True: [], False: []}
+        for i in range(keep, len(runs)):
+            r = runs[i]
+            new_text = text_of(r.text_id)
+            version_id = _new_id(
+                conn.execute(
+                    _INSERT_VERSION,
+                    dict(
+                        policy_id=policy_id,
+                        seq=i + 1,
+                        text_id=r.text_id,
+                        text_hash=r.text_hash,
+                        chars=len(new_text),
+                        title=r.title,
+                        first_capture_id=r.first_id,
+                        last_capture_id=r.last_id,
+                        first_seen=r.first_seen,
+                        last_seen=r.last_seen,
+                        stated_date=analyser.stated_date(new_text),
+                    ),
+                )
+            )
+            result.versions_added += 1
+            if versions:
+                prev = versions[-1]
+                history = [text_of(h.text_id) for h in versions[-1 - window : -1]]
+                old_text = text_of(prev.text_id)
+                diff, analysis = analyser.compare(old_text, new_text, history)
+                ops_id = self._put_blob(tx, "ops", pack_runs(diff.ops), None)
+                shared, own = split_params(diff.params)
+                change_id = _new_id(
                     conn.execute(
-                        _INSERT_VERSION,
+                        _INSERT_CHANGE,
                         dict(
                             policy_id=policy_id,
-                            seq=i + 1,
-                            text_id=r.text_id,
-                            text_hash=r.text_hash,
-                            chars=len(new_text),
-                            title=r.title,
-                            first_capture_id=r.first_id,
-                            last_capture_id=r.last_id,
-                            first_seen=r.first_seen,
-                            last_seen=r.last_seen,
-                            stated_date=analyser.stated_date(new_text),
+                            from_version_id=prev.id,
+                            to_version_id=version_id,
+                            kind=str(analysis.kind),
+                            words_added=diff.stats.words_added,
+                            words_removed=diff.stats.words_removed,
+                            similarity=diff.stats.similarity,
+                            ops_id=ops_id,
+                            params_id=self._params_id(tx, shared),
+                            diff_params=own,
+                            flags=list(analysis.flags),
+                            old_stated_date=analysis.old_stated_date,
+                            new_stated_date=analysis.new_stated_date,
+                            not_before=prev.last_seen,
+                            not_after=r.first_seen,
                         ),
                     )
                 )
-                result.versions_added += 1
-                if versions:
-                    prev = versions[-1]
-                    history = [text_of(h.text_id) for h in versions[-1 - window : -1]]
-                    old_text = text_of(prev.text_id)
-                    diff, analysis = analyser.compare(old_text, new_text, history)
-                    ops_id = self._put_blob(tx, "ops", pack_runs(diff.ops), None)
-                    shared, own = split_params(diff.params)
-                    change_id = _new_id(
-                        conn.execute(
-                            _INSERT_CHANGE,
-                            dict(
-                                policy_id=policy_id,
-                                from_version_id=prev.id,
-                                to_version_id=version_id,
-                                kind=str(analysis.kind),
-                                words_added=diff.stats.words_added,
-                                words_removed=diff.stats.words_removed,
-                                similarity=diff.stats.similarity,
-                                ops_id=ops_id,
-                                params_id=self._params_id(tx, shared),
-                                diff_params=own,
-                                flags=list(analysis.flags),
-                                old_stated_date=analysis.old_stated_date,
-                                new_stated_date=analysis.new_stated_date,
-                                not_before=prev.last_seen,
-                                not_after=r.first_seen,
-                            ),
-                        )
-                    )
-                    for batch in clause_rows(change_id, analysis.clauses, old_text, new_text):
-                        clause_batches["packed" in batch[0]] += batch
-                    result.changes_added += 1
-                versions.append(_Kept(version_id, r.text_id, r.last_seen))
-            for batch in clause_batches.values():
-                for row in batch:
-                    row["category_id"] = self._category_id(tx, row.pop("category"))
-                if batch:  # one executemany for all the changes of the policy
-                    conn.execute(_INSERT_CLAUSE, batch)
-            _MARK_CLEAN.run(conn, {"pid": policy_id})
+                for batch in clause_rows(change_id, analysis.clauses, old_text, new_text):
+                    clause_batches["packed" in batch[0]] += batch
+                result.changes_added += 1
+            versions.append(_Kept(version_id, r.text_id, r.last_seen))
+        for batch in clause_batches.values():
+            for row in batch:
+                row["category_id"] = self._category_id(tx, row.pop("category"))
+            if batch:  # one executemany for all the changes of the policy
+                conn.execute(_INSERT_CLAUSE, batch)
         return result
+
+    def rebuild_next(
+        self, analyser: Analyser, *, after: int = 0, window: int = 3
+    ) -> tuple[int, RebuildResult] | None:
+        """Take the first dirty policy after id ``after`` and rebuild it: (its id, the result),
+        or None when there is none left to take. Workers rebuilding at the same time never take
+        the same policy: on PostgreSQL the claim skips rows another transaction holds (a policy
+        another worker rebuilds, or whose capture is being stored, which stays dirty for a
+        later claim). The claim and the rebuild are one transaction: a worker that dies
+        mid-rebuild leaves its policy dirty."""
+        with self._core() as tx:
+            claimed = _CLAIM_NEXT.first(tx.conn, {"after": after})
+            if claimed is None:
+                return None
+            policy_id = int(claimed[0])
+            return policy_id, self._rebuild(tx, policy_id, analyser, window)
+
+    def rebuild_if_dirty(
+        self, policy_id: int, analyser: Analyser, *, window: int = 3
+    ) -> RebuildResult | None:
+        """Rebuild the policy if it is still dirty once no other transaction holds it (a
+        rebuild of it under way elsewhere is waited for, not repeated); None if it was not."""
+        with self._core() as tx:
+            if _CLAIM_IF_DIRTY.first(tx.conn, {"pid": policy_id}) is None:
+                return None
+            return self._rebuild(tx, policy_id, analyser, window)
 
     # ------------------------------------------------------------------ runs
 
