@@ -16,17 +16,31 @@ Timed (wall clock, median of ``--repeat``), side by side with two named baseline
 Goal: seconds, not minutes, for 1,000 policies.
 
     .venv/bin/python bench/bench_report.py [--policies 1000] [--repeat 3]
+
+``--rss SIZES`` (e.g. ``--rss 500,2000``) measures memory instead: for a corpus of each size,
+every reading operation (the whole report, each export format, the feeds, ``changes --format
+csv``) runs through the CLI in a fresh process, and its peak RSS, wall and CPU time are read
+from ``os.wait4``; medians of ``--repeat``. With ``--against TREE`` (another checkout, e.g. the
+session start), that tree's CLI runs the same operations on the same databases, interleaved with
+this one's (both see the same machine load), and the ratios are printed. Goal: RSS that grows
+far less than linearly with the number of policies (the reading side reads a batch of policies
+at a time), time no worse.
+
+    .venv/bin/python bench/bench_report.py --rss 500,2000 --repeat 3 --against ../old
 """
 
 from __future__ import annotations
 
 import argparse
+import os
 import shutil
 import statistics
+import subprocess
 import sys
 import tempfile
 import time
 from collections.abc import Callable
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -276,14 +290,137 @@ def timed(fn: Callable[[], object], repeat: int) -> tuple[float, float]:
     return statistics.median(wall), statistics.median(cpu)
 
 
+RSS_TASKS = [
+    ("report", ["report", "--out", "{OUT}"]),
+    ("export seed-markdown", ["export", "--format", "seed-markdown", "--out", "{OUT}"]),
+    ("export jsonl", ["export", "--format", "jsonl", "--out", "{OUT}"]),
+    ("export csv", ["export", "--format", "csv", "--out", "{OUT}"]),
+    ("feeds", ["feed", "--out", "{OUT}"]),
+    ("changes --format csv", ["changes", "--format", "csv"]),
+]
+
+
+@dataclass(frozen=True, slots=True)
+class Measured:
+    rss_mb: float  # peak resident set of the process
+    wall_s: float
+    cpu_s: float  # user + system of the process
+
+
+def measured_cli(tree: Path, args: list[str], work: Path) -> Measured:
+    """Run ``policytrail ARGS`` from checkout ``tree`` in a fresh process (its stdout
+    discarded) and read its peak RSS and CPU time from ``os.wait4``."""
+    out = work / "out"
+    shutil.rmtree(out, ignore_errors=True)
+    argv = [a.replace("{OUT}", str(out)) for a in args]
+    with (work / "stderr").open("w+b") as err:
+        t0 = time.perf_counter()
+        # -m from the tree's directory: that tree's package comes first on sys.path
+        proc = subprocess.Popen(
+            [sys.executable, "-m", "crawler.cli", *argv],
+            cwd=tree,
+            stdout=subprocess.DEVNULL,
+            stderr=err,
+        )
+        _, status, usage = os.wait4(proc.pid, 0)
+        wall = time.perf_counter() - t0
+        proc.returncode = os.waitstatus_to_exitcode(status)
+        if proc.returncode != 0:
+            err.seek(0)
+            raise SystemExit(f"{tree}: policytrail {' '.join(argv)} failed: {err.read()!r}")
+    shutil.rmtree(out, ignore_errors=True)
+    return Measured(usage.ru_maxrss / 1024, wall, usage.ru_utime + usage.ru_stime)
+
+
+def rss_main(sizes: list[int], repeat: int, against: Path | None) -> int:
+    trees = [("this", ROOT)] + ([("against", against.resolve())] if against else [])
+    with tempfile.TemporaryDirectory(prefix="policytrail-bench-rss-") as tmp:
+        work = Path(tmp)
+        print(
+            f"peak RSS, wall and CPU of each operation in a fresh process (CLI, SQLite), "
+            f"median of {repeat}; this tree: {ROOT}"
+            + (f"; against: {against.resolve()}" if against else "")
+        )
+        for size in sizes:
+            db_file = work / f"synthetic-{size}.db"
+            store = open_store(f"sqlite:///{db_file}")
+            try:
+                build_base(store)
+                n = replicate(store, size)
+                counts = store.counts()
+            finally:
+                store.close()
+            db = ["--db", f"sqlite:///{db_file}"]
+            print(
+                f"\nSYNTHETIC corpus of {n} policies ({counts['versions']} versions, "
+                f"{counts['changes']} changes)"
+            )
+            got: dict[tuple[str, str], list[Measured]] = {}
+            for _ in range(repeat):
+                for task, args in RSS_TASKS:
+                    for label, tree in trees:  # interleaved: the same load for both
+                        got.setdefault((task, label), []).append(
+                            measured_cli(tree, [*args, *db], work)
+                        )
+            head = f"{'operation':<22} {'RSS MB':>8} {'wall s':>7} {'CPU s':>7}"
+            if against:
+                head += (
+                    f" | {'against':>8} {'wall s':>7} {'CPU s':>7}"
+                    f" | {'x RSS':>6} {'x wall':>6} {'x CPU':>6}"
+                )
+            print(head)
+            for task, _ in RSS_TASKS:
+                meds = {}
+                for label, _tree in trees:
+                    runs = got[(task, label)]
+                    meds[label] = Measured(
+                        statistics.median(m.rss_mb for m in runs),
+                        statistics.median(m.wall_s for m in runs),
+                        statistics.median(m.cpu_s for m in runs),
+                    )
+                ours = meds["this"]
+                line = f"{task:<22} {ours.rss_mb:>8.0f} {ours.wall_s:>7.2f} {ours.cpu_s:>7.2f}"
+                if against:
+                    theirs = meds["against"]
+                    line += (
+                        f" | {theirs.rss_mb:>8.0f} {theirs.wall_s:>7.2f} {theirs.cpu_s:>7.2f}"
+                        f" | {ours.rss_mb / theirs.rss_mb:>6.2f} "
+                        f"{ours.wall_s / theirs.wall_s:>6.2f} {ours.cpu_s / theirs.cpu_s:>6.2f}"
+                    )
+                print(line, flush=True)
+            db_file.unlink()
+    return 0
+
+
 def main() -> int:
     ap = argparse.ArgumentParser()
     ap.add_argument("--policies", type=int, default=1000)
     ap.add_argument("--repeat", type=int, default=3)
+    ap.add_argument(
+        "--rss",
+        metavar="SIZES",
+        help="measure peak RSS instead, at these corpus sizes (comma-separated policies)",
+    )
+    ap.add_argument(
+        "--against",
+        metavar="TREE",
+        type=Path,
+        help="with --rss: another checkout whose CLI runs the same operations, interleaved",
+    )
     args = ap.parse_args()
     if not WARC.exists():
         print(f"missing {WARC}", file=sys.stderr)
         return 1
+    if args.against is not None and not (args.against / "crawler" / "cli.py").exists():
+        print(f"--against: {args.against} is no policytrail checkout", file=sys.stderr)
+        return 1
+    if args.rss:
+        try:
+            sizes = [int(x) for x in args.rss.split(",")]
+        except ValueError:
+            print(f"--rss: not a list of sizes: {args.rss!r}", file=sys.stderr)
+            return 1
+        return rss_main(sizes, args.repeat, args.against)
     with tempfile.TemporaryDirectory(prefix="policytrail-bench-report-") as tmp:
         work = Path(tmp)
         store = open_store(f"sqlite:///{work / 'synthetic.db'}")

@@ -8,7 +8,6 @@ Every subcommand takes ``--db URL`` (an SQLAlchemy URL; default ``$POLICYTRAIL_D
 from __future__ import annotations
 
 import argparse
-import csv
 import importlib
 import json
 import sys
@@ -237,57 +236,12 @@ def cmd_changes(args: argparse.Namespace) -> int:
 
             since = parse_timestamp(args.since)
         category = CATEGORY_ALIASES.get(args.category, args.category) if args.category else None
-        rows = store.changes(pid, since, category)
+        from crawler.cli_reports import print_changes
+
+        # streamed: printed a batch of changes at a time, however many there are
+        print_changes(args.format, store.iter_changes(pid, since, category))
     finally:
         store.close()
-    records: list[dict[str, Any]] = [
-        {
-            "policy": c.policy_url,
-            "from_version": c.from_seq,
-            "to_version": c.to_seq,
-            "not_before": c.not_before.isoformat(),
-            "not_after": c.not_after.isoformat(),
-            "kind": c.kind,
-            "words_added": c.words_added,
-            "words_removed": c.words_removed,
-            "similarity": round(c.similarity, 4),
-            "flags": c.flags,
-            "old_stated_date": c.old_stated_date.isoformat() if c.old_stated_date else None,
-            "new_stated_date": c.new_stated_date.isoformat() if c.new_stated_date else None,
-            "categories": sorted({cl["category"] for cl in c.clauses}),
-            "clauses": c.clauses,
-        }
-        for c in rows
-    ]
-    if args.format == "json":
-        print(json.dumps(records, indent=2, ensure_ascii=False))
-    elif args.format == "csv":
-        w = csv.writer(sys.stdout)
-        cols = [
-            "policy",
-            "from_version",
-            "to_version",
-            "not_before",
-            "not_after",
-            "kind",
-            "words_added",
-            "words_removed",
-            "similarity",
-            "old_stated_date",
-            "new_stated_date",
-        ]
-        w.writerow([*cols, "flags", "categories"])
-        for r in records:
-            w.writerow([*(r[c] for c in cols), ";".join(r["flags"]), ";".join(r["categories"])])
-    else:
-        print(f"{'seen by':<10}  {'kind':<11}  {'+words':>6}  {'-words':>6}  policy / categories")
-        for r in records:
-            cats = ", ".join(r["categories"]) or "-"
-            print(
-                f"{r['not_after'][:10]:<10}  {r['kind']:<11}  {r['words_added']:>6}  "
-                f"{r['words_removed']:>6}  {r['policy']} (v{r['from_version']}→v{r['to_version']})"
-                f"\n{'':>40}{cats}{'  [' + ', '.join(r['flags']) + ']' if r['flags'] else ''}"
-            )
     return 0
 
 

@@ -1,13 +1,19 @@
-"""Reports, exports and feeds: ``policytrail report``, ``export`` and ``feed``."""
+"""Reports, exports and feeds: ``policytrail report``, ``export`` and ``feed``; the printing of
+``policytrail changes`` (the command itself is in ``crawler.cli``)."""
 
 from __future__ import annotations
 
 import argparse
+import csv
+import json
+import sys
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 from crawler.cliutil import CliError, db_arg, policy_id
 from storage import Store, open_store
+from storage.repository import ChangeRow
 
 
 def register(sub: Any) -> None:
@@ -124,3 +130,62 @@ def cmd_feed(args: argparse.Namespace) -> int:
         store.close()
     print(f"{len(paths)} feeds written: {paths[0].resolve() if paths else out.resolve()}")
     return 0
+
+
+def _change_record(c: ChangeRow) -> dict[str, Any]:
+    return {
+        "policy": c.policy_url,
+        "from_version": c.from_seq,
+        "to_version": c.to_seq,
+        "not_before": c.not_before.isoformat(),
+        "not_after": c.not_after.isoformat(),
+        "kind": c.kind,
+        "words_added": c.words_added,
+        "words_removed": c.words_removed,
+        "similarity": round(c.similarity, 4),
+        "flags": c.flags,
+        "old_stated_date": c.old_stated_date.isoformat() if c.old_stated_date else None,
+        "new_stated_date": c.new_stated_date.isoformat() if c.new_stated_date else None,
+        "categories": sorted({cl["category"] for cl in c.clauses}),
+        "clauses": c.clauses,
+    }
+
+
+def print_changes(fmt: str, rows: Iterator[ChangeRow]) -> None:
+    """``changes``' output (table, json or csv) of ``rows``, printed as they come."""
+    records = map(_change_record, rows)
+    if fmt == "json":
+        # json.dumps(list, indent=2) written an item at a time: each item one level deeper
+        first = True
+        for r in records:
+            item = json.dumps(r, indent=2, ensure_ascii=False).replace("\n", "\n  ")
+            sys.stdout.write(("[\n  " if first else ",\n  ") + item)
+            first = False
+        print("[]" if first else "\n]")
+    elif fmt == "csv":
+        w = csv.writer(sys.stdout)
+        cols = [
+            "policy",
+            "from_version",
+            "to_version",
+            "not_before",
+            "not_after",
+            "kind",
+            "words_added",
+            "words_removed",
+            "similarity",
+            "old_stated_date",
+            "new_stated_date",
+        ]
+        w.writerow([*cols, "flags", "categories"])
+        for r in records:
+            w.writerow([*(r[c] for c in cols), ";".join(r["flags"]), ";".join(r["categories"])])
+    else:
+        print(f"{'seen by':<10}  {'kind':<11}  {'+words':>6}  {'-words':>6}  policy / categories")
+        for r in records:
+            cats = ", ".join(r["categories"]) or "-"
+            print(
+                f"{r['not_after'][:10]:<10}  {r['kind']:<11}  {r['words_added']:>6}  "
+                f"{r['words_removed']:>6}  {r['policy']} (v{r['from_version']}→v{r['to_version']})"
+                f"\n{'':>40}{cats}{'  [' + ', '.join(r['flags']) + ']' if r['flags'] else ''}"
+            )

@@ -16,24 +16,30 @@ policies share a site, the second and later add ``_`` and their path: ``example.
                    corpus keeps a site's current file; every version (the newest included) is
                    in ``<a>/<ab>/<abc>/<name>/<YYYYMMDDhhmmss>.md`` beside it (the Princeton
                    corpus keeps those in its git history instead).
+
+The corpus is read and written a batch of policies at a time (``crawler.reporting.BATCH``):
+each file gets its rows as the batches pass, so memory stays that of one batch.
 """
 
 from __future__ import annotations
 
-import json
+import csv
 import re
+from contextlib import ExitStack
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
 
+from crawler.outfiles import replacing
 from crawler.reporting import (
     CHANGE_COLUMNS,
     Corpus,
     PolicyData,
-    change_records,
+    change_record,
+    csv_cells,
+    json_compact,
     load_corpus,
-    to_csv,
 )
 from crawler.reporting import replay_url as _replay_url
 from diffing.normalize import seed_markdown
@@ -133,37 +139,31 @@ EXPORT_VERSION_COLUMNS = (
     "title",
     "text_hash",
     "text",
-)  # the keys of _version_rows' rows: the CSV header, even with no rows
+)  # the keys of _version_row's rows: the CSV header, even with no rows
 
 
-def _version_rows(corpus: Corpus, names: dict[int, str]) -> list[dict[str, Any]]:
-    rows = []
-    for p in corpus:
-        for v in p.versions:
-            f = corpus.facts(v)
-            rows.append(
-                {
-                    "policy_id": p.info.id,
-                    "policy_url": p.info.url,
-                    "site": p.info.site,
-                    "name": names[p.info.id],
-                    "seq": v.seq,
-                    "first_seen": v.first_seen.isoformat(),
-                    "last_seen": v.last_seen.isoformat(),
-                    "first_timestamp": v.first.timestamp,
-                    "last_timestamp": v.last.timestamp,
-                    "first_capture": _replay_url(v.first),
-                    "chars": v.chars,
-                    "words": f.words,
-                    "stated_date": v.stated_date.isoformat() if v.stated_date else None,
-                    "cites_gdpr": f.gdpr,
-                    "cites_ccpa": f.ccpa,
-                    "title": v.title,
-                    "text_hash": v.text_hash,
-                    "text": corpus.store.read_text(v.text_id),
-                }
-            )
-    return rows
+def _version_row(corpus: Corpus, p: PolicyData, name: str, v: rd.VersionInfo) -> dict[str, Any]:
+    f = corpus.facts(v)
+    return {
+        "policy_id": p.info.id,
+        "policy_url": p.info.url,
+        "site": p.info.site,
+        "name": name,
+        "seq": v.seq,
+        "first_seen": v.first_seen.isoformat(),
+        "last_seen": v.last_seen.isoformat(),
+        "first_timestamp": v.first.timestamp,
+        "last_timestamp": v.last.timestamp,
+        "first_capture": _replay_url(v.first),
+        "chars": v.chars,
+        "words": f.words,
+        "stated_date": v.stated_date.isoformat() if v.stated_date else None,
+        "cites_gdpr": f.gdpr,
+        "cites_ccpa": f.ccpa,
+        "title": v.title,
+        "text_hash": v.text_hash,
+        "text": corpus.store.read_text(v.text_id),
+    }
 
 
 def export(
@@ -173,14 +173,17 @@ def export(
     *,
     layout: str = "flat",
     policy_id: int | None = None,
+    batch: int | None = None,
 ) -> ExportResult:
+    """Write ``fmt`` files of the stored corpus (or of one policy) in ``out``; ``batch``:
+    policies read at a time (``crawler.reporting.BATCH`` by default)."""
     if fmt not in FORMATS:
         raise ExportError(f"unknown export format {fmt!r} (use {', '.join(FORMATS)})")
     if layout not in LAYOUTS:
         raise ExportError(f"unknown layout {layout!r} (use {', '.join(LAYOUTS)})")
     if layout != "flat" and fmt != "seed-markdown":
         raise ExportError(f"--layout {layout} applies to --format seed-markdown only")
-    corpus = load_corpus(store, policy_id, with_changes=fmt != "seed-markdown")
+    corpus = load_corpus(store, policy_id, with_changes=fmt != "seed-markdown", batch=batch)
     names = policy_names(rd.policies(store))
     result = ExportResult()
     out.mkdir(parents=True, exist_ok=True)
@@ -192,22 +195,40 @@ def export(
                 result.files.append(path)
             result.versions += len(p.versions)
         return result
-    versions = _version_rows(corpus, names)
-    changes = change_records(corpus)
-    result.versions, result.changes = len(versions), len(changes)
-    if fmt == "jsonl":
-        for name, rows in (("versions.jsonl", versions), ("changes.jsonl", changes)):
-            path = out / name
-            with path.open("w", encoding="utf-8") as fh:
-                for row in rows:
-                    fh.write(json.dumps(row, ensure_ascii=False, separators=(",", ":")) + "\n")
-            result.files.append(path)
-    else:
-        for name, rows, cols in (
-            ("versions.csv", versions, EXPORT_VERSION_COLUMNS),
-            ("changes.csv", changes, CHANGE_COLUMNS),
-        ):
-            path = out / name
-            path.write_text(to_csv(rows, cols), encoding="utf-8", newline="")
-            result.files.append(path)
+    ext = "jsonl" if fmt == "jsonl" else "csv"
+    paths = [out / f"versions.{ext}", out / f"changes.{ext}"]
+    newline = "" if fmt == "csv" else None  # as the csv module and json lines want
+    with ExitStack() as stack:
+        versions_fh, changes_fh = (
+            stack.enter_context(replacing(path, newline=newline)) for path in paths
+        )
+        if fmt == "jsonl":
+
+            def write_version(row: dict[str, Any]) -> None:
+                versions_fh.write(json_compact(row) + "\n")
+
+            def write_change(row: dict[str, Any]) -> None:
+                changes_fh.write(json_compact(row) + "\n")
+
+        else:
+            versions_csv = csv.writer(versions_fh, lineterminator="\n")
+            changes_csv = csv.writer(changes_fh, lineterminator="\n")
+            versions_csv.writerow(EXPORT_VERSION_COLUMNS)
+            changes_csv.writerow(CHANGE_COLUMNS)
+
+            def write_version(row: dict[str, Any]) -> None:
+                versions_csv.writerow(csv_cells(row, EXPORT_VERSION_COLUMNS))
+
+            def write_change(row: dict[str, Any]) -> None:
+                changes_csv.writerow(csv_cells(row, CHANGE_COLUMNS))
+
+        for p in corpus:
+            name = names[p.info.id]
+            for v in p.versions:
+                write_version(_version_row(corpus, p, name, v))
+            for c in p.changes:
+                write_change(change_record(corpus, p, c))
+            result.versions += len(p.versions)
+            result.changes += len(p.changes)
+    result.files.extend(paths)
     return result

@@ -10,13 +10,17 @@ An entry links to its change page in the report: relative to the feed (RFC 4287 
 against the feed's own address) when the report is in the same directory, absolute when
 ``base_url`` gives the address the report is published at. Feeds written anywhere else link to
 the archived capture of the new text instead, so no link is dead.
+
+``FeedWriter`` writes them a policy at a time as a pass over the corpus reaches it (the report
+writes its pages in the same pass), keeping only the newest changes for the corpus feed.
 """
 
 from __future__ import annotations
 
+import heapq
 import re
 import xml.etree.ElementTree as ET
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import UTC, datetime
 from pathlib import Path
 from urllib.parse import quote
@@ -66,9 +70,24 @@ def entry_id(p: PolicyData, c: ChangeRow) -> str:
 
 @dataclass(frozen=True, slots=True)
 class _Entry:
+    """What a feed entry shows of a change: its row, what the pages show of it (flags and
+    labels), its categories and its diff excerpt (the clauses themselves are not needed)."""
+
     policy: PolicyData
     change: ChangeRow
     excerpt: str
+    shown: r.ChangeEntry
+    categories: list[str]
+
+    def slim(self) -> _Entry:
+        """The entry without the change's clauses and sentences (kept for the corpus feed)."""
+        return _Entry(
+            replace(self.policy, changes=[]),
+            replace(self.change, clauses=[]),
+            self.excerpt,
+            replace(self.shown, sentences=()),
+            self.categories,
+        )
 
 
 def _el(parent: ET.Element, name: str, text: str | None = None, **attrs: str) -> ET.Element:
@@ -88,15 +107,13 @@ def _href(base_url: str | None, from_dir: str, target: str) -> str:
 
 
 def _entry(
-    corpus: Corpus,
     feed: ET.Element,
     e: _Entry,
     from_dir: str,
     base_url: str | None,
     with_report: bool,
 ) -> None:
-    p, c = e.policy, e.change
-    ce = corpus.entry(c)
+    p, c, ce = e.policy, e.change, e.shown
     entry = _el(feed, "entry")
     _el(entry, "id", entry_id(p, c))
     _el(
@@ -114,7 +131,7 @@ def _entry(
         _el(entry, "link", rel="related", type="text/html", href=capture)
     else:
         _el(entry, "link", rel="alternate", type="text/html", href=capture)
-    for category in sorted({str(cl["category"]) for cl in c.clauses}):
+    for category in e.categories:
         _el(entry, "category", term=category, scheme=OPP115)
     for flag in ce.flags:
         _el(entry, "category", term=flag, scheme=f"{HOME}#flags")
@@ -135,7 +152,6 @@ def _entry(
 
 
 def _feed(
-    corpus: Corpus,
     path: Path,
     feed_id: str,
     title: str,
@@ -167,7 +183,7 @@ def _feed(
         href=_href(base_url, from_dir, self_path),
     )
     for e in sorted(entries, key=lambda e: (e.change.not_after, e.change.id), reverse=True):
-        _entry(corpus, feed, e, from_dir, base_url, with_report)
+        _entry(feed, e, from_dir, base_url, with_report)
     ET.indent(feed)
     path.parent.mkdir(parents=True, exist_ok=True)
     ET.ElementTree(feed).write(path, encoding="utf-8", xml_declaration=True)
@@ -179,8 +195,91 @@ def _entries(corpus: Corpus, p: PolicyData) -> list[_Entry]:
     by_seq = {v.seq: v for v in p.versions}
     for c in p.changes:
         new = by_seq.get(c.to_seq)
-        out.append(_Entry(p, c, corpus.excerpt(c, new.id) if new is not None else ""))
+        out.append(
+            _Entry(
+                p,
+                c,
+                corpus.excerpt(c, new.id) if new is not None else "",
+                corpus.entry(c),
+                sorted({str(cl["category"]) for cl in c.clauses}),
+            )
+        )
     return out
+
+
+class FeedWriter:
+    """The feeds of a pass over the corpus: ``add`` writes a policy's feed (and keeps its
+    newest changes for the corpus feed, at most ``limit`` in all), ``finish`` writes the corpus
+    feed (``corpus_feed``: only when the pass covers every policy) and returns the paths
+    written, the corpus feed first. ``with_report``: link entries to the report's pages."""
+
+    def __init__(
+        self,
+        corpus: Corpus,
+        out: Path,
+        *,
+        with_report: bool,
+        corpus_feed: bool = True,
+        base_url: str | None = None,
+        limit: int = GLOBAL_LIMIT,
+    ) -> None:
+        self.corpus = corpus
+        self.out = out
+        self.with_report = with_report
+        self.corpus_feed = corpus_feed
+        self.base_url = base_url
+        self.limit = max(0, limit)
+        self.written: list[Path] = []
+        self._newest: list[tuple[datetime, int, _Entry]] = []  # a min-heap of the newest
+        self._policies = 0
+        self._last_seen: datetime | None = None
+
+    def add(self, p: PolicyData) -> None:
+        entries = _entries(self.corpus, p)
+        last_seen = max((v.last_seen for v in p.versions), default=None)
+        if last_seen is not None and (self._last_seen is None or last_seen > self._last_seen):
+            self._last_seen = last_seen
+        self._policies += 1
+        self.written.append(
+            _feed(
+                self.out / p.slug / FEED_NAME,
+                f"{TAG}feed/policy/{_tag_part(p.info.key)}",
+                f"Changes to {p.info.url}",
+                entries,
+                p.slug,
+                self.base_url,
+                last_seen if last_seen is not None else _EPOCH,
+                self.with_report,
+            )
+        )
+        if not self.corpus_feed or not self.limit:
+            return
+        for e in entries:
+            key = (e.change.not_after, e.change.id)
+            if len(self._newest) >= self.limit and key <= self._newest[0][:2]:
+                continue
+            item = (*key, e.slim())
+            if len(self._newest) < self.limit:
+                heapq.heappush(self._newest, item)
+            else:
+                heapq.heapreplace(self._newest, item)
+
+    def finish(self) -> list[Path]:
+        if self.corpus_feed:
+            self.written.insert(
+                0,
+                _feed(
+                    self.out / FEED_NAME,
+                    f"{TAG}feed/all",
+                    f"Privacy policy changes ({self._policies} policies tracked)",
+                    [e for *_key, e in self._newest],
+                    "",
+                    self.base_url,
+                    self._last_seen if self._last_seen is not None else _EPOCH,
+                    self.with_report,
+                ),
+            )
+        return self.written
 
 
 def write_feeds(
@@ -194,44 +293,18 @@ def write_feeds(
 ) -> list[Path]:
     """Write the per-policy feeds (only ``policy_id``'s when given) and, for the whole corpus,
     the global feed of the newest ``limit`` changes. Returns the paths written. ``corpus``:
-    already loaded (``crawler.reporting.load_corpus``)."""
+    a ``crawler.reporting.load_corpus`` to read from (its batch size, say)."""
     if corpus is None:
         corpus = load_corpus(store, policy_id)
     with_report = base_url is not None or (out / "index.html").exists()
-    written: list[Path] = []
-    everything: list[_Entry] = []
+    feeds = FeedWriter(
+        corpus,
+        out,
+        with_report=with_report,
+        corpus_feed=policy_id is None,
+        base_url=base_url,
+        limit=limit,
+    )
     for p in corpus:
-        entries = _entries(corpus, p)
-        everything.extend(entries)
-        last_seen = max((v.last_seen for v in p.versions), default=_EPOCH)
-        written.append(
-            _feed(
-                corpus,
-                out / p.slug / FEED_NAME,
-                f"{TAG}feed/policy/{_tag_part(p.info.key)}",
-                f"Changes to {p.info.url}",
-                entries,
-                p.slug,
-                base_url,
-                last_seen,
-                with_report,
-            )
-        )
-    if policy_id is None:
-        everything.sort(key=lambda e: (e.change.not_after, e.change.id), reverse=True)
-        last_seen = max((v.last_seen for p in corpus for v in p.versions), default=_EPOCH)
-        written.insert(
-            0,
-            _feed(
-                corpus,
-                out / FEED_NAME,
-                f"{TAG}feed/all",
-                f"Privacy policy changes ({len(corpus.policies)} policies tracked)",
-                everything[:limit],
-                "",
-                base_url,
-                last_seen,
-                with_report,
-            ),
-        )
-    return written
+        feeds.add(p)
+    return feeds.finish()

@@ -10,7 +10,11 @@ Layout of ``out``::
     <slug>/change-<seq>.html    the change that led to version <seq>: side-by-side and inline diff
     <slug>/feed.atom            the policy's changes (crawler.feeds)
 
-``load_corpus`` is shared with the feeds and the exports.
+``load_corpus`` is shared with the feeds and the exports. It reads the corpus ``BATCH`` policies
+at a time as it is iterated (their versions, capture quality, URLs, changes and clauses in one set
+of queries), and drops each batch once its pages are written, so memory stays that of one batch
+whatever the size of the corpus; the corpus-wide files (index, corpus page, plots, CSV, JSON, the
+corpus feed) are accumulated as the batches pass.
 """
 
 from __future__ import annotations
@@ -20,14 +24,20 @@ import hashlib
 import io
 import json
 import re
+import shutil
+import tempfile
+from collections import Counter
 from collections.abc import Iterator, Sequence
+from contextlib import ExitStack
 from dataclasses import dataclass, field, replace
 from datetime import UTC, date, datetime
 from functools import lru_cache
 from pathlib import Path
-from typing import Any
+from types import TracebackType
+from typing import IO, Any
 
 from crawler.archive import IA_BASE, Archive, ArchiveError, make_archive
+from crawler.outfiles import replacing
 from diffing import plots
 from diffing import report as r
 from diffing.rules import LAWS, THIRD_PARTY
@@ -36,6 +46,7 @@ from storage import reportdata as rd
 from storage.repository import ChangeRow
 
 FEED_NAME = "feed.atom"
+BATCH = 100  # policies read (versions, changes, clauses) and written at a time
 _GDPR = re.compile(f"{LAWS['GDPR']}|{LAWS['UK GDPR']}", re.IGNORECASE)
 _CCPA = re.compile(LAWS["CCPA"], re.IGNORECASE)
 
@@ -140,10 +151,15 @@ class PolicyData:
 
 @dataclass(slots=True)
 class Corpus:
-    """Everything a report, a feed or an export reads, loaded in a few queries."""
+    """Everything a report, a feed or an export reads. Iterating it reads the policies a batch
+    at a time (``batch`` policies, ``BATCH`` unless given), each batch in a few queries, and
+    forgets the previous batch's entries and excerpts: hold on to a ``PolicyData`` no longer
+    than its batch, and memory stays that of one batch."""
 
     store: Store
-    policies: list[PolicyData]
+    policy_id: int | None = None  # one policy, or every policy
+    with_changes: bool = True
+    batch: int | None = None
     _facts: dict[str, TextFacts] = field(default_factory=dict)
     _entries: dict[int, r.ChangeEntry] = field(default_factory=dict)
     _excerpts: dict[int, str] = field(default_factory=dict)
@@ -184,34 +200,60 @@ class Corpus:
             self._facts[v.text_hash] = got
         return got
 
-    def __iter__(self) -> Iterator[PolicyData]:
-        return iter(self.policies)
+    def batches(self) -> Iterator[list[PolicyData]]:
+        """The policies in id order, ``batch`` at a time, each batch read when it is reached."""
+        size = max(1, self.batch or BATCH)
+        after: int | None = None
+        while True:
+            infos = rd.policies(self.store, self.policy_id, after=after, limit=size)
+            if not infos:
+                break
+            self._entries.clear()
+            self._excerpts.clear()
+            yield self._load(infos)
+            if len(infos) < size:
+                break
+            after = infos[-1].id
+        self._entries.clear()
+        self._excerpts.clear()
 
-
-def load_corpus(store: Store, policy_id: int | None = None, *, with_changes: bool = True) -> Corpus:
-    """Policies, versions, capture quality and (unless ``with_changes`` is false: the costly
-    part, every clause) changes, of one policy or all."""
-    infos = rd.policies(store, policy_id)
-    versions = rd.versions_by_policy(store, policy_id)
-    quality = rd.capture_quality(store, policy_id)
-    urls = rd.policy_urls(store, policy_id)
-    changes: dict[int, list[ChangeRow]] = {}
-    for c in store.changes(policy_id) if with_changes else []:
-        changes.setdefault(c.policy_id, []).append(c)
-    out = []
-    for info in infos:
-        pchanges = sorted(changes.get(info.id, []), key=lambda c: c.to_seq)
-        out.append(
+    def _load(self, infos: list[rd.PolicyInfo]) -> list[PolicyData]:
+        ids = [info.id for info in infos]
+        versions = rd.versions_by_policy(self.store, ids=ids)
+        quality = rd.capture_quality(self.store, ids=ids)
+        urls = rd.policy_urls(self.store, ids=ids)
+        changes: dict[int, list[ChangeRow]] = {}
+        for c in self.store.changes_of(ids) if self.with_changes else []:
+            changes.setdefault(c.policy_id, []).append(c)
+        return [
             PolicyData(
                 info,
                 slugify(info.url, info.id),
                 versions.get(info.id, []),
-                pchanges,
+                sorted(changes.get(info.id, []), key=lambda c: c.to_seq),
                 quality.get(info.id, rd.CaptureQuality()),
                 urls.get(info.id, []),
             )
-        )
-    return Corpus(store, out)
+            for info in infos
+        ]
+
+    def __iter__(self) -> Iterator[PolicyData]:
+        for batch in self.batches():
+            yield from batch
+            del batch[:]  # the caller's loop variable may hold one policy on; not the batch
+
+
+def load_corpus(
+    store: Store,
+    policy_id: int | None = None,
+    *,
+    with_changes: bool = True,
+    batch: int | None = None,
+) -> Corpus:
+    """Policies, versions, capture quality and (unless ``with_changes`` is false: the costly
+    part, every clause) changes, of one policy or all, read ``batch`` policies at a time as
+    the corpus is iterated (nothing is read here)."""
+    return Corpus(store, policy_id, with_changes, batch)
 
 
 # ---------------------------------------------------------------------------- entries
@@ -396,64 +438,72 @@ CHANGE_COLUMNS = (
     "categories",
     "labels",
     "adds_sharing",
-)  # the keys of change_records' rows (less "clauses"): the CSV header, even with no rows
+)  # the keys of change_record's rows (less "clauses"): the CSV header, even with no rows
 
 
-def version_records(corpus: Corpus) -> list[dict[str, Any]]:
-    rows = []
-    for p in corpus:
-        for v in p.versions:
-            f = corpus.facts(v)
-            rows.append(
-                {
-                    "policy_id": p.info.id,
-                    "policy_url": p.info.url,
-                    "site": p.info.site,
-                    "seq": v.seq,
-                    "first_seen": _iso(v.first_seen),
-                    "last_seen": _iso(v.last_seen),
-                    "first_timestamp": v.first.timestamp,
-                    "last_timestamp": v.last.timestamp,
-                    "chars": v.chars,
-                    "words": f.words,
-                    "stated_date": _iso(v.stated_date),
-                    "cites_gdpr": f.gdpr,
-                    "cites_ccpa": f.ccpa,
-                    "title": v.title,
-                    "text_hash": v.text_hash,
-                    "first_capture": replay_url(v.first),
-                }
-            )
-    return rows
+def version_record(corpus: Corpus, p: PolicyData, v: rd.VersionInfo) -> dict[str, Any]:
+    """A version as ``versions.csv`` and ``corpus.json`` show it (keys: VERSION_COLUMNS)."""
+    f = corpus.facts(v)
+    return {
+        "policy_id": p.info.id,
+        "policy_url": p.info.url,
+        "site": p.info.site,
+        "seq": v.seq,
+        "first_seen": _iso(v.first_seen),
+        "last_seen": _iso(v.last_seen),
+        "first_timestamp": v.first.timestamp,
+        "last_timestamp": v.last.timestamp,
+        "chars": v.chars,
+        "words": f.words,
+        "stated_date": _iso(v.stated_date),
+        "cites_gdpr": f.gdpr,
+        "cites_ccpa": f.ccpa,
+        "title": v.title,
+        "text_hash": v.text_hash,
+        "first_capture": replay_url(v.first),
+    }
 
 
-def change_records(corpus: Corpus, *, with_clauses: bool = True) -> list[dict[str, Any]]:
-    rows = []
-    for p in corpus:
-        for c in p.changes:
-            e = corpus.entry(c)
-            row: dict[str, Any] = {
-                "policy_id": p.info.id,
-                "policy_url": p.info.url,
-                "from_version": c.from_seq,
-                "to_version": c.to_seq,
-                "not_before": _iso(c.not_before),
-                "not_after": _iso(c.not_after),
-                "kind": c.kind,
-                "words_added": c.words_added,
-                "words_removed": c.words_removed,
-                "similarity": round(c.similarity, 4),
-                "old_stated_date": _iso(c.old_stated_date),
-                "new_stated_date": _iso(c.new_stated_date),
-                "flags": list(e.flags),
-                "categories": sorted({str(cl["category"]) for cl in c.clauses}),
-                "labels": list(e.labels),
-                "adds_sharing": adds_sharing(c),
-            }
-            if with_clauses:
-                row["clauses"] = c.clauses
-            rows.append(row)
-    return rows
+def change_record(
+    corpus: Corpus, p: PolicyData, c: ChangeRow, *, with_clauses: bool = True
+) -> dict[str, Any]:
+    """A change as ``changes.csv``, ``corpus.json`` and the exports show it (keys:
+    CHANGE_COLUMNS, then ``clauses`` when ``with_clauses``)."""
+    e = corpus.entry(c)
+    row: dict[str, Any] = {
+        "policy_id": p.info.id,
+        "policy_url": p.info.url,
+        "from_version": c.from_seq,
+        "to_version": c.to_seq,
+        "not_before": _iso(c.not_before),
+        "not_after": _iso(c.not_after),
+        "kind": c.kind,
+        "words_added": c.words_added,
+        "words_removed": c.words_removed,
+        "similarity": round(c.similarity, 4),
+        "old_stated_date": _iso(c.old_stated_date),
+        "new_stated_date": _iso(c.new_stated_date),
+        "flags": list(e.flags),
+        "categories": sorted({str(cl["category"]) for cl in c.clauses}),
+        "labels": list(e.labels),
+        "adds_sharing": adds_sharing(c),
+    }
+    if with_clauses:
+        row["clauses"] = c.clauses
+    return row
+
+
+def csv_cells(row: dict[str, Any], columns: Sequence[str]) -> list[Any]:
+    """A row's CSV cells: list cells joined with ``;``, booleans as 0/1, None empty."""
+    cells = []
+    for k in columns:
+        v = row[k]
+        if isinstance(v, list):
+            v = ";".join(str(x) for x in v)
+        elif isinstance(v, bool):
+            v = int(v)
+        cells.append("" if v is None else v)
+    return cells
 
 
 def to_csv(rows: list[dict[str, Any]], columns: Sequence[str] = ()) -> str:
@@ -466,142 +516,304 @@ def to_csv(rows: list[dict[str, Any]], columns: Sequence[str] = ()) -> str:
     w = csv.writer(buf, lineterminator="\n")
     w.writerow(cols)
     for row in rows:
-        cells = []
-        for k in cols:
-            v = row[k]
-            if isinstance(v, list):
-                v = ";".join(str(x) for x in v)
-            elif isinstance(v, bool):
-                v = int(v)
-            cells.append("" if v is None else v)
-        w.writerow(cells)
+        w.writerow(csv_cells(row, cols))
     return buf.getvalue()
 
 
-def write_corpus(corpus: Corpus, out: Path, generated: datetime) -> Path:
-    """corpus.html with the half-year plots, and corpus/ with the SVGs, CSV and JSON."""
-    cdir = out / "corpus"
-    cdir.mkdir(parents=True, exist_ok=True)
-    versions = version_records(corpus)
-    changes = change_records(corpus, with_clauses=False)  # every sentence: see ``export``
-    facts = {
-        p.info.id: [
-            r.VersionFacts(
-                v.first_seen,
-                v.last_seen,
-                corpus.facts(v).words,
-                corpus.facts(v).gdpr,
-                corpus.facts(v).ccpa,
+def json_compact(value: object) -> str:
+    return json.dumps(value, ensure_ascii=False, separators=(",", ":"))
+
+
+class HalfYearTally:
+    """``diffing.report.corpus_stats`` accumulated a policy and a change at a time: per
+    half-year, the words of the policies current then (as counts per length, for the median),
+    how many cite GDPR / CCPA, and the changes seen then; the same figures, without holding
+    every version and change."""
+
+    def __init__(self) -> None:
+        self._first: datetime | None = None  # the earliest and latest of every version's
+        self._last: datetime | None = None  # first_seen and every change's time
+        self._words: dict[tuple[int, int], Counter[int]] = {}
+        self._laws: dict[tuple[int, int], list[int]] = {}  # half-year -> [gdpr, ccpa]
+        self._changes: dict[tuple[int, int], list[int]] = {}  # half-year -> [all, sharing]
+
+    def _seen(self, when: datetime) -> None:
+        if self._first is None or when < self._first:
+            self._first = when
+        if self._last is None or when > self._last:
+            self._last = when
+
+    @staticmethod
+    def _step(year: int, half: int, by: int) -> tuple[int, int]:
+        k = year * 2 + half - 1 + by
+        return k // 2, k % 2 + 1
+
+    def add_policy(self, vs: Sequence[r.VersionFacts]) -> None:
+        for v in vs:
+            self._seen(v.first_seen)
+        if not vs:
+            return
+        newest = max(v.last_seen for v in vs)
+        # a half-year counts the policy when its first version came before the half-year's
+        # end and it was seen at or after its start (half_year() reads the datetime's own
+        # fields: one half-year of slack either side for a time zone near a boundary)
+        half = self._step(*r.half_year(vs[0].first_seen), -1)
+        stop = self._step(*r.half_year(newest), 1)
+        while half <= stop:
+            start, end = r._half_bounds(*half)
+            if not (vs[0].first_seen >= end or newest < start):
+                current = [v for v in vs if v.first_seen < end][-1]
+                self._words.setdefault(half, Counter())[current.words] += 1
+                laws = self._laws.setdefault(half, [0, 0])
+                laws[0] += current.gdpr
+                laws[1] += current.ccpa
+            half = self._step(*half, 1)
+
+    def add_change(self, when: datetime, adds: bool) -> None:
+        self._seen(when)
+        year, half = r.half_year(when)
+        for h in (self._step(year, half, -1), (year, half), self._step(year, half, 1)):
+            start, end = r._half_bounds(*h)
+            if start <= when < end:
+                counts = self._changes.setdefault(h, [0, 0])
+                counts[0] += 1
+                counts[1] += adds
+                return
+
+    @staticmethod
+    def _median(words: Counter[int]) -> float:
+        """``statistics.median`` of the multiset (an int for an odd count, as it returns)."""
+        n = sum(words.values())
+        want = [n // 2] if n % 2 else [n // 2 - 1, n // 2]
+        found: list[int] = []
+        seen = 0
+        for value in sorted(words):
+            count = words[value]
+            while want and want[0] < seen + count:
+                found.append(value)
+                del want[0]
+            seen += count
+        return found[0] if len(found) == 1 else (found[0] + found[1]) / 2
+
+    def stats(self) -> list[r.HalfYearStats]:
+        if self._first is None or self._last is None:
+            return []
+        half, stop = r.half_year(self._first), r.half_year(self._last)
+        out = []
+        while half <= stop:
+            words = self._words.get(half, Counter())
+            n = sum(words.values())
+            gdpr, ccpa = self._laws.get(half, [0, 0])
+            changes, sharing = self._changes.get(half, [0, 0])
+            out.append(
+                r.HalfYearStats(
+                    f"{half[0]}-H{half[1]}",
+                    n,
+                    self._median(words) if n else None,
+                    gdpr / n if n else None,
+                    ccpa / n if n else None,
+                    changes,
+                    sharing,
+                )
             )
-            for v in p.versions
-        ]
-        for p in corpus
-    }
-    seen = [(c.not_after, adds_sharing(c)) for p in corpus for c in p.changes]
-    stats = r.corpus_stats(facts, seen)
-    labels = [s.label for s in stats]
-    figures = [
-        (
-            "median-length.svg",
-            "Median policy length",
-            plots.line_chart_svg(
-                "Median policy length per half-year (words)",
-                labels,
-                [plots.Series("median words", [s.median_words for s in stats])],
-                y_label="words",
-            ),
-        ),
-        (
-            "laws-cited.svg",
-            "Policies citing GDPR / CCPA",
-            plots.line_chart_svg(
-                "Share of policies citing GDPR / CCPA per half-year",
-                labels,
-                [
-                    plots.Series("GDPR", [s.gdpr_share for s in stats]),
-                    plots.Series("CCPA", [s.ccpa_share for s in stats]),
-                ],
-                percent=True,
-            ),
-        ),
-        (
-            "sharing-changes.svg",
-            "Changes adding sharing clauses",
-            plots.bar_chart_svg(
-                "Share of changes adding a third-party sharing clause, per half-year",
-                labels,
-                [s.sharing_share for s in stats],
-                [f"{s.sharing_changes} of {s.changes} changes" for s in stats],
-            ),
-        ),
-    ]
-    for name, _, svg in figures:
-        (cdir / name).write_text('<?xml version="1.0" encoding="utf-8"?>\n' + svg, "utf-8")
-    (cdir / "versions.csv").write_text(to_csv(versions, VERSION_COLUMNS), encoding="utf-8")
-    (cdir / "changes.csv").write_text(to_csv(changes, CHANGE_COLUMNS), encoding="utf-8")
-    half_years = [
-        {
-            "half_year": s.label,
-            "policies": s.policies,
-            "median_words": s.median_words,
-            "gdpr_share": s.gdpr_share,
-            "ccpa_share": s.ccpa_share,
-            "changes": s.changes,
-            "sharing_changes": s.sharing_changes,
-        }
-        for s in stats
-    ]
-    (cdir / "corpus.json").write_text(
-        json.dumps(
+            half = self._step(*half, 1)
+        return out
+
+
+class CorpusWriter:
+    """``corpus.html`` with the half-year plots, and ``corpus/`` with the SVGs, CSV and JSON,
+    written a policy at a time: the CSV rows as they come, the JSON's lists into temporary
+    files joined at the end, the plots' figures tallied (``HalfYearTally``)."""
+
+    def __init__(self, corpus: Corpus, out: Path) -> None:
+        self.corpus = corpus
+        self.out = out
+        self.cdir = out / "corpus"
+        self.cdir.mkdir(parents=True, exist_ok=True)
+        self.tally = HalfYearTally()
+        self._files = ExitStack()
+        self._versions_csv = self._open(self.cdir / "versions.csv", VERSION_COLUMNS)
+        self._changes_csv = self._open(self.cdir / "changes.csv", CHANGE_COLUMNS)
+        self._json = [self._temp() for _ in range(3)]  # policies, versions, changes
+        self._count = [0, 0, 0]
+
+    def _open(self, path: Path, columns: Sequence[str]) -> Any:
+        fh = self._files.enter_context(replacing(path))
+        w = csv.writer(fh, lineterminator="\n")
+        w.writerow(columns)
+        return w
+
+    def _temp(self) -> IO[str]:
+        return self._files.enter_context(
+            tempfile.TemporaryFile("w+", encoding="utf-8", dir=self.cdir)
+        )
+
+    def _json_item(self, which: int, value: object) -> None:
+        if self._count[which]:
+            self._json[which].write(",")
+        self._json[which].write(json_compact(value))
+        self._count[which] += 1
+
+    def add(self, p: PolicyData) -> None:
+        corpus = self.corpus
+        self._json_item(
+            0,
             {
-                "generated": generated.isoformat(),
-                "policies": [
-                    {
-                        "id": p.info.id,
-                        "url": p.info.url,
-                        "site": p.info.site,
-                        "key": p.info.key,
-                        "captures": p.quality.captures,
-                        "capture_problems": p.quality.problems(),
-                    }
-                    for p in corpus
-                ],
-                "versions": versions,
-                "changes": changes,
-                "half_years": half_years,
+                "id": p.info.id,
+                "url": p.info.url,
+                "site": p.info.site,
+                "key": p.info.key,
+                "captures": p.quality.captures,
+                "capture_problems": p.quality.problems(),
             },
-            ensure_ascii=False,
-            separators=(",", ":"),
-        ),
-        encoding="utf-8",
-    )
-    files = [
-        ("corpus/versions.csv", "every version (one row each)"),
-        ("corpus/changes.csv", "every change, with flags, categories and clause labels"),
-        ("corpus/corpus.json", "policies, versions, changes and half-years"),
-    ] + [(f"corpus/{name}", f"{heading} (SVG)") for name, heading, _ in figures]
-    index = out / "corpus.html"
-    index.write_text(
-        r.render_corpus(generated, [(h, svg) for _, h, svg in figures], files), encoding="utf-8"
-    )
-    return index
+        )
+        for v in p.versions:
+            row = version_record(corpus, p, v)
+            self._versions_csv.writerow(csv_cells(row, VERSION_COLUMNS))
+            self._json_item(1, row)
+        for c in p.changes:
+            # every sentence is in ``export``: not here
+            row = change_record(corpus, p, c, with_clauses=False)
+            self._changes_csv.writerow(csv_cells(row, CHANGE_COLUMNS))
+            self._json_item(2, row)
+        self.tally.add_policy(
+            [
+                r.VersionFacts(
+                    v.first_seen,
+                    v.last_seen,
+                    corpus.facts(v).words,
+                    corpus.facts(v).gdpr,
+                    corpus.facts(v).ccpa,
+                )
+                for v in p.versions
+            ]
+        )
+        for c in p.changes:
+            self.tally.add_change(c.not_after, adds_sharing(c))
+
+    def close(self) -> None:
+        """Done: the files move to their places."""
+        self._files.close()
+
+    def __enter__(self) -> CorpusWriter:
+        return self
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        """On an error, the files written so far are dropped (``crawler.outfiles``)."""
+        self._files.__exit__(exc_type, exc, tb)
+
+    def finish(self, generated: datetime) -> Path:
+        stats = self.tally.stats()
+        labels = [s.label for s in stats]
+        figures = [
+            (
+                "median-length.svg",
+                "Median policy length",
+                plots.line_chart_svg(
+                    "Median policy length per half-year (words)",
+                    labels,
+                    [plots.Series("median words", [s.median_words for s in stats])],
+                    y_label="words",
+                ),
+            ),
+            (
+                "laws-cited.svg",
+                "Policies citing GDPR / CCPA",
+                plots.line_chart_svg(
+                    "Share of policies citing GDPR / CCPA per half-year",
+                    labels,
+                    [
+                        plots.Series("GDPR", [s.gdpr_share for s in stats]),
+                        plots.Series("CCPA", [s.ccpa_share for s in stats]),
+                    ],
+                    percent=True,
+                ),
+            ),
+            (
+                "sharing-changes.svg",
+                "Changes adding sharing clauses",
+                plots.bar_chart_svg(
+                    "Share of changes adding a third-party sharing clause, per half-year",
+                    labels,
+                    [s.sharing_share for s in stats],
+                    [f"{s.sharing_changes} of {s.changes} changes" for s in stats],
+                ),
+            ),
+        ]
+        cdir = self.cdir
+        for name, _, svg in figures:
+            (cdir / name).write_text('<?xml version="1.0" encoding="utf-8"?>\n' + svg, "utf-8")
+        half_years = [
+            {
+                "half_year": s.label,
+                "policies": s.policies,
+                "median_words": s.median_words,
+                "gdpr_share": s.gdpr_share,
+                "ccpa_share": s.ccpa_share,
+                "changes": s.changes,
+                "sharing_changes": s.sharing_changes,
+            }
+            for s in stats
+        ]
+        with replacing(cdir / "corpus.json") as fh:
+            # what json.dumps of the whole object writes, the lists copied from their files
+            fh.write('{"generated":' + json_compact(generated.isoformat()))
+            for key, part in zip(("policies", "versions", "changes"), self._json, strict=True):
+                fh.write(f',"{key}":[')
+                part.seek(0)
+                shutil.copyfileobj(part, fh)
+                fh.write("]")
+            fh.write(',"half_years":' + json_compact(half_years) + "}")
+        self.close()
+        files = [
+            ("corpus/versions.csv", "every version (one row each)"),
+            ("corpus/changes.csv", "every change, with flags, categories and clause labels"),
+            ("corpus/corpus.json", "policies, versions, changes and half-years"),
+        ] + [(f"corpus/{name}", f"{heading} (SVG)") for name, heading, _ in figures]
+        index = self.out / "corpus.html"
+        index.write_text(
+            r.render_corpus(generated, [(h, svg) for _, h, svg in figures], files),
+            encoding="utf-8",
+        )
+        return index
 
 
 def write_report(
-    store: Store, out: Path, policy_id: int | None = None, *, corpus: Corpus | None = None
+    store: Store,
+    out: Path,
+    policy_id: int | None = None,
+    *,
+    corpus: Corpus | None = None,
 ) -> Path:
     """Write the whole site (or, with ``policy_id``, the site restricted to one policy) with
-    the Atom feeds its pages link to, and return the path of its index page. ``corpus``:
-    already loaded (``load_corpus``)."""
-    from crawler.feeds import write_feeds
+    the Atom feeds its pages link to, and return the path of its index page. ``corpus``: a
+    ``load_corpus`` to read from (its batch size, say). One pass over the corpus, a batch of
+    policies at a time: each policy's pages and feed, and its rows of the corpus files."""
+    from crawler.feeds import FeedWriter
 
     out.mkdir(parents=True, exist_ok=True)
     generated = datetime.now(UTC)
     if corpus is None:
         corpus = load_corpus(store, policy_id)
     manifest = corpus.manifest = Manifest.load(out)
-    rows = [write_policy(corpus, p, out) for p in corpus]
-    write_corpus(corpus, out, generated)
+    stale = set(manifest.pages) if policy_id is None else set()
+    hashes: set[str] = set()
+    rows = []
+    feeds = FeedWriter(corpus, out, with_report=True, corpus_feed=policy_id is None)
+    with CorpusWriter(corpus, out) as summary:
+        for p in corpus:
+            rows.append(write_policy(corpus, p, out))
+            summary.add(p)
+            feeds.add(p)
+            if policy_id is None:
+                stale.difference_update(f"{p.slug}/{change_slug(c)}.html" for c in p.changes)
+                hashes.update(v.text_hash for v in p.versions)
+        summary.finish(generated)
     totals = r.CorpusTotals(
         len(rows),
         sum(row.versions for row in rows),
@@ -615,17 +827,15 @@ def write_report(
         ),
         encoding="utf-8",
     )
-    write_feeds(store, out, policy_id, corpus=corpus)
+    feeds.finish()
     if policy_id is None:
         # forget (and remove) change pages of changes that no longer exist, e.g. after a
         # rebuild; only pages this manifest recorded are touched
-        current = {f"{p.slug}/{corpus.entry(c).slug}.html" for p in corpus for c in p.changes}
-        for rel in [rel for rel in manifest.pages if rel not in current]:
+        for rel in [rel for rel in manifest.pages if rel in stale]:
             (out / rel).unlink(missing_ok=True)
             del manifest.pages[rel]
         live = set(manifest.pages.values())
         manifest.excerpts = {k: v for k, v in manifest.excerpts.items() if k in live}
-        hashes = {v.text_hash for p in corpus for v in p.versions}
         manifest.facts = {k: v for k, v in manifest.facts.items() if k in hashes}
     manifest.save(out)
     return index

@@ -1,19 +1,24 @@
 """Read-only queries for reports, exports and feeds: a few grouped queries over the whole corpus
 instead of several queries per policy, so a report on a thousand policies stays fast.
 
-Everything here only reads. Changes and their clauses come from ``Store.changes()`` (the
+Everything here only reads. Changes and their clauses come from ``Store.changes_of()`` (the
 repository owns how clauses are stored); these queries cover what it does not offer in bulk:
-policies, versions with both capture ends, and capture-quality counts.
+policies, versions with both capture ends, and capture-quality counts. Each takes one policy
+(``policy_id``), a batch of policies (``ids``: what the report reads at a time, so its memory
+stays that of one batch) or, with neither, every policy.
 """
 
 from __future__ import annotations
 
 from collections import Counter
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import date, datetime
+from typing import Any, TypeVar
 
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
+from sqlalchemy.sql import Select
 
 from storage.models import Capture, Policy, PolicyUrl, Version
 from storage.repository import Store
@@ -81,15 +86,40 @@ class CaptureQuality:
         return out
 
 
-def policies(store: Store, policy_id: int | None = None) -> list[PolicyInfo]:
+_Q = TypeVar("_Q", bound="Select[*tuple[Any, ...]]")
+
+
+def _only(q: _Q, column: Any, policy_id: int | None, ids: Sequence[int] | None) -> _Q:
+    """``q`` restricted to one policy, a batch of policies, or neither."""
+    if policy_id is not None:
+        q = q.where(column == policy_id)
+    if ids is not None:
+        q = q.where(column.in_(list(ids)))
+    return q
+
+
+def policies(
+    store: Store,
+    policy_id: int | None = None,
+    *,
+    after: int | None = None,
+    limit: int | None = None,
+) -> list[PolicyInfo]:
+    """Policies in id order; ``after`` and ``limit``: the next batch after policy ``after``."""
     with Session(store.engine) as s:
         q = select(Policy.id, Policy.url, Policy.site, Policy.key).order_by(Policy.id)
         if policy_id is not None:
             q = q.where(Policy.id == policy_id)
+        if after is not None:
+            q = q.where(Policy.id > after)
+        if limit is not None:
+            q = q.limit(limit)
         return [PolicyInfo(*row) for row in s.execute(q).all()]
 
 
-def versions_by_policy(store: Store, policy_id: int | None = None) -> dict[int, list[VersionInfo]]:
+def versions_by_policy(
+    store: Store, policy_id: int | None = None, *, ids: Sequence[int] | None = None
+) -> dict[int, list[VersionInfo]]:
     """Every version, in seq order per policy, with its first and last capture."""
     first = Capture.__table__.alias("first_cap")
     last = Capture.__table__.alias("last_cap")
@@ -116,8 +146,7 @@ def versions_by_policy(store: Store, policy_id: int | None = None) -> dict[int, 
         .join(last, last.c.id == Version.last_capture_id)
         .order_by(Version.policy_id, Version.seq)
     )
-    if policy_id is not None:
-        q = q.where(Version.policy_id == policy_id)
+    q = _only(q, Version.policy_id, policy_id, ids)
     out: dict[int, list[VersionInfo]] = {}
     with Session(store.engine) as s:
         for row in s.execute(q).all():
@@ -142,7 +171,9 @@ def versions_by_policy(store: Store, policy_id: int | None = None) -> dict[int, 
     return out
 
 
-def capture_quality(store: Store, policy_id: int | None = None) -> dict[int, CaptureQuality]:
+def capture_quality(
+    store: Store, policy_id: int | None = None, *, ids: Sequence[int] | None = None
+) -> dict[int, CaptureQuality]:
     """Per policy: capture counts by state and verdict, and redirects that leave the policy."""
     q = select(
         Capture.policy_id,
@@ -151,8 +182,7 @@ def capture_quality(store: Store, policy_id: int | None = None) -> dict[int, Cap
         Capture.leaves_policy,
         func.count(),
     ).group_by(Capture.policy_id, Capture.state, Capture.verdict, Capture.leaves_policy)
-    if policy_id is not None:
-        q = q.where(Capture.policy_id == policy_id)
+    q = _only(q, Capture.policy_id, policy_id, ids)
     out: dict[int, CaptureQuality] = {}
     with Session(store.engine) as s:
         for pid, state, verdict, leaves, n in s.execute(q).all():
@@ -169,11 +199,12 @@ def capture_quality(store: Store, policy_id: int | None = None) -> dict[int, Cap
     return out
 
 
-def policy_urls(store: Store, policy_id: int | None = None) -> dict[int, list[str]]:
+def policy_urls(
+    store: Store, policy_id: int | None = None, *, ids: Sequence[int] | None = None
+) -> dict[int, list[str]]:
     """Every URL tracked for each policy (a policy survives URL moves)."""
     q = select(PolicyUrl.policy_id, PolicyUrl.url).order_by(PolicyUrl.policy_id, PolicyUrl.id)
-    if policy_id is not None:
-        q = q.where(PolicyUrl.policy_id == policy_id)
+    q = _only(q, PolicyUrl.policy_id, policy_id, ids)
     out: dict[int, list[str]] = {}
     with Session(store.engine) as s:
         for pid, url in s.execute(q).all():

@@ -1411,6 +1411,41 @@ class Store:
         since: datetime | None = None,
         category: str | None = None,
     ) -> list[ChangeRow]:
+        """Changes (of one policy or all, seen since ``since``, touching ``category``) with
+        their clauses, oldest first. A list: ``iter_changes`` streams the same rows."""
+        with self._core() as tx:
+            rows = tx.conn.execute(self._changes_query(policy_id, since, category)).all()
+            return self._change_rows(tx, rows)
+
+    def iter_changes(
+        self,
+        policy_id: int | None = None,
+        since: datetime | None = None,
+        category: str | None = None,
+        *,
+        batch: int = 100,
+    ) -> Iterator[ChangeRow]:
+        """What ``changes`` returns, in the same order, read ``batch`` changes at a time (the
+        rows through a streaming cursor, then the batch's clauses): memory stays that of one
+        batch however many changes there are. One read transaction stays open meanwhile."""
+        q = self._changes_query(policy_id, since, category).execution_options(yield_per=batch)
+        with self._core() as tx:
+            for part in tx.conn.execute(q).partitions(batch):
+                yield from self._change_rows(tx, part)
+
+    def changes_of(self, policy_ids: Sequence[int]) -> list[ChangeRow]:
+        """The changes of these policies (a batch: a few hundred) with their clauses, oldest
+        first, in one query and the clause queries of ``_clauses``."""
+        if not policy_ids:
+            return []
+        q = _CHANGES.where(_CHANGE.c.policy_id.in_(list(policy_ids)))
+        with self._core() as tx:
+            return self._change_rows(tx, tx.conn.execute(q).all())
+
+    @staticmethod
+    def _changes_query(
+        policy_id: int | None, since: datetime | None, category: str | None
+    ) -> Select[Any]:
         ch = _CHANGE.c
         q = _CHANGES
         if policy_id is not None:
@@ -1425,9 +1460,11 @@ class Store:
                     .where(_CATEGORY.c.name == category)
                 )
             )
-        with self._core() as tx:
-            rows = tx.conn.execute(q).all()
-            clauses = self._clauses(tx, {r[0]: (r[14], r[15]) for r in rows})
+        return q
+
+    def _change_rows(self, tx: _Tx, rows: Sequence[Any]) -> list[ChangeRow]:
+        """Rows of ``_CHANGES`` as ChangeRows, with their clauses."""
+        clauses = self._clauses(tx, {r[0]: (r[14], r[15]) for r in rows})
         return [
             ChangeRow(
                 cid,
