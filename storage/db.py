@@ -24,6 +24,15 @@ class StorageError(Exception):
     """A database problem, with a message fit for a one-line error."""
 
 
+class StorageConflict(StorageError):
+    """The database aborted a transaction to break a deadlock or a serialization conflict with
+    another one (PostgreSQL SQLSTATE 40P01 / 40001): nothing of it was stored, and running it
+    again can succeed."""
+
+
+CONFLICT_SQLSTATES = frozenset({"40P01", "40001"})  # deadlock detected, serialization failure
+
+
 def default_db_url() -> str:
     """``$POLICYTRAIL_DB`` if set, else a SQLite file in the working directory."""
     return os.environ.get(DEFAULT_DB_ENV) or f"sqlite:///{DEFAULT_DB_FILE}"

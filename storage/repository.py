@@ -8,12 +8,13 @@ whole or rolls back whole, so an interrupted write never leaves half a capture o
 from __future__ import annotations
 
 import json
+import logging
 from collections import OrderedDict
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import date, datetime
-from typing import Any, Protocol, cast
+from typing import Any, Protocol, TypeVar, cast
 
 from sqlalchemy import Table, Update, bindparam, delete, func, insert, select, update
 from sqlalchemy.dialects import postgresql, sqlite
@@ -26,7 +27,7 @@ from diffing.records import CaptureRef, ChangeAnalysis, Document, TextDiff
 from diffing.records import Clause as AnalysedClause
 from storage import blobs, varints
 from storage import clauses as packing
-from storage.db import StorageError
+from storage.db import CONFLICT_SQLSTATES, StorageConflict, StorageError
 from storage.keys import check_url, site_of, urlkey
 from storage.models import (
     Blob,
@@ -41,6 +42,8 @@ from storage.models import (
     Version,
     utcnow,
 )
+
+logger = logging.getLogger(__name__)
 
 OK_STATES = ("fetched", "duplicate")
 # What a crawl keeps of a fetched capture: its raw bytes too (``keep``, the default: texts can be
@@ -608,6 +611,27 @@ class _Kept:
     last_seen: datetime
 
 
+CONFLICT_ATTEMPTS = 3  # tries of a rebuild the database aborts for a conflict: the first, 2 more
+_T = TypeVar("_T")
+
+
+def _retrying_conflicts(what: str, step: Callable[[], _T]) -> _T:
+    """``step()`` (one transaction), run again when the database aborted it for a conflict with
+    another transaction. Rebuilds running side by side insert the same shared rows (clause
+    categories, diff parameter sets, identical ops blobs) in orders of their own, which
+    PostgreSQL may resolve by aborting one of them; rolled back whole, it is simply redone."""
+    for attempt in range(1, CONFLICT_ATTEMPTS + 1):
+        try:
+            return step()
+        except StorageConflict as exc:
+            if attempt == CONFLICT_ATTEMPTS:
+                raise
+            logger.warning(
+                "%s: %s; running it again (%d of %d)", what, exc, attempt, CONFLICT_ATTEMPTS - 1
+            )
+    raise AssertionError("unreachable")  # pragma: no cover
+
+
 class Store:
     def __init__(self, engine: Engine) -> None:
         self.engine = engine
@@ -649,7 +673,8 @@ class Store:
                 tx = _Tx(conn)
                 yield tx
         except OperationalError as exc:
-            raise StorageError(
+            conflict = getattr(exc.orig, "sqlstate", None) in CONFLICT_SQLSTATES
+            raise (StorageConflict if conflict else StorageError)(
                 f"database error (nothing from this step was stored): {exc.orig}"
             ) from None
         for blob_id, data in tx.written.items():
@@ -1138,9 +1163,13 @@ class Store:
         capture of the policy being stored, and a capture stored while this runs waits for it
         and marks the policy dirty again (see ``_MARK_DIRTY``). A rebuild that fails rolls back
         whole and leaves the policy dirty."""
-        with self._core() as tx:
-            _MARK_CLEAN.run(tx.conn, {"pid": policy_id})
-            return self._rebuild(tx, policy_id, analyser, window)
+
+        def rebuild() -> RebuildResult:
+            with self._core() as tx:
+                _MARK_CLEAN.run(tx.conn, {"pid": policy_id})
+                return self._rebuild(tx, policy_id, analyser, window)
+
+        return _retrying_conflicts(f"rebuilding policy {policy_id}", rebuild)
 
     def _rebuild(self, tx: _Tx, policy_id: int, analyser: Analyser, window: int) -> RebuildResult:
         """The body of ``rebuild_versions``, in a transaction that holds the policy's row."""
@@ -1270,22 +1299,30 @@ class Store:
         another worker rebuilds, or whose capture is being stored, which stays dirty for a
         later claim). The claim and the rebuild are one transaction: a worker that dies
         mid-rebuild leaves its policy dirty."""
-        with self._core() as tx:
-            claimed = _CLAIM_NEXT.first(tx.conn, {"after": after})
-            if claimed is None:
-                return None
-            policy_id = int(claimed[0])
-            return policy_id, self._rebuild(tx, policy_id, analyser, window)
+
+        def claim_and_rebuild() -> tuple[int, RebuildResult] | None:
+            with self._core() as tx:
+                claimed = _CLAIM_NEXT.first(tx.conn, {"after": after})
+                if claimed is None:
+                    return None
+                policy_id = int(claimed[0])
+                return policy_id, self._rebuild(tx, policy_id, analyser, window)
+
+        return _retrying_conflicts("rebuilding the next dirty policy", claim_and_rebuild)
 
     def rebuild_if_dirty(
         self, policy_id: int, analyser: Analyser, *, window: int = 3
     ) -> RebuildResult | None:
         """Rebuild the policy if it is still dirty once no other transaction holds it (a
         rebuild of it under way elsewhere is waited for, not repeated); None if it was not."""
-        with self._core() as tx:
-            if _CLAIM_IF_DIRTY.first(tx.conn, {"pid": policy_id}) is None:
-                return None
-            return self._rebuild(tx, policy_id, analyser, window)
+
+        def rebuild() -> RebuildResult | None:
+            with self._core() as tx:
+                if _CLAIM_IF_DIRTY.first(tx.conn, {"pid": policy_id}) is None:
+                    return None
+                return self._rebuild(tx, policy_id, analyser, window)
+
+        return _retrying_conflicts(f"rebuilding policy {policy_id}", rebuild)
 
     # ------------------------------------------------------------------ runs
 

@@ -235,3 +235,55 @@ def test_rebuilders_never_take_the_same_policy(postgres_server: Any) -> None:
     finally:
         for s in (first, second, third):
             s.close()
+
+
+def test_a_rebuild_aborted_by_a_deadlock_is_run_again(
+    postgres_server: Any, caplog: pytest.LogCaptureFixture
+) -> None:
+    """Rebuilds side by side insert shared rows (clause categories, diff parameters, identical
+    ops blobs) in orders of their own, and PostgreSQL breaks such a deadlock by aborting one
+    transaction. Made here on purpose: another transaction inserts the category the rebuild is
+    about to insert, the rebuild waits for it, and it then waits for the policy row the rebuild
+    holds. The rebuild is the one aborted (the other's deadlock check comes much later); it is
+    run again, waits for the other to end, and succeeds (before: a one-line database error,
+    which stopped a cluster worker)."""
+    from diffing.analysis import TextAnalyser
+    from diffing.rules import THIRD_PARTY
+
+    postgres_server.reset()
+    db = str(postgres_server.url)
+    setup = open_store(db)
+    t = setup.track([URL])[0]
+    pid = t.policy_id
+    old = "We collect your email address to run the service."
+    new = old + "\n\nWe share your personal information with our advertising partners."
+    save(setup, pid, t.url_id, "20200101000000", old)
+    save(setup, pid, t.url_id, "20200201000000", new)
+    setup.close()
+
+    engine = create_engine(db)
+    rebuilder = open_store(db)
+    try:
+        with engine.connect() as other:
+            other.execute(text("SET deadlock_timeout = '60s'"))  # the rebuild's check fires first
+            other.execute(
+                text("INSERT INTO clause_category (name) VALUES (:n)"), {"n": THIRD_PARTY}
+            )
+            with caplog.at_level("WARNING", logger="storage.repository"):
+                rebuild = Background(lambda: rebuilder.rebuild_if_dirty(pid, TextAnalyser()))
+                wait_for_lock_wait(db)  # the rebuild waits for the category
+                # ... and this waits for the policy row until the rebuild is aborted
+                other.execute(
+                    text("UPDATE policy SET needs_rebuild = true WHERE id = :p"), {"p": pid}
+                )
+                assert not rebuild.done.is_set()  # its second run waits for this transaction
+                other.rollback()
+                result = rebuild.join()
+        assert "deadlock detected" in caplog.text and "running it again (1 of 2)" in caplog.text
+        assert result is not None and (result.versions_added, result.changes_added) == (2, 1)
+        assert rebuilder.dirty_policies() == []
+        (change,) = rebuilder.changes(pid)
+        assert any(c["category"] == THIRD_PARTY and c["op"] == 1 for c in change.clauses)
+    finally:
+        rebuilder.close()
+        engine.dispose()
