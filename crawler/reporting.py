@@ -26,7 +26,6 @@ import json
 import re
 import shutil
 import tempfile
-from collections import Counter
 from collections.abc import Iterator, Sequence
 from contextlib import ExitStack
 from dataclasses import dataclass, field, replace
@@ -524,113 +523,17 @@ def json_compact(value: object) -> str:
     return json.dumps(value, ensure_ascii=False, separators=(",", ":"))
 
 
-class HalfYearTally:
-    """``diffing.report.corpus_stats`` accumulated a policy and a change at a time: per
-    half-year, the words of the policies current then (as counts per length, for the median),
-    how many cite GDPR / CCPA, and the changes seen then; the same figures, without holding
-    every version and change."""
-
-    def __init__(self) -> None:
-        self._first: datetime | None = None  # the earliest and latest of every version's
-        self._last: datetime | None = None  # first_seen and every change's time
-        self._words: dict[tuple[int, int], Counter[int]] = {}
-        self._laws: dict[tuple[int, int], list[int]] = {}  # half-year -> [gdpr, ccpa]
-        self._changes: dict[tuple[int, int], list[int]] = {}  # half-year -> [all, sharing]
-
-    def _seen(self, when: datetime) -> None:
-        if self._first is None or when < self._first:
-            self._first = when
-        if self._last is None or when > self._last:
-            self._last = when
-
-    @staticmethod
-    def _step(year: int, half: int, by: int) -> tuple[int, int]:
-        k = year * 2 + half - 1 + by
-        return k // 2, k % 2 + 1
-
-    def add_policy(self, vs: Sequence[r.VersionFacts]) -> None:
-        for v in vs:
-            self._seen(v.first_seen)
-        if not vs:
-            return
-        newest = max(v.last_seen for v in vs)
-        # a half-year counts the policy when its first version came before the half-year's
-        # end and it was seen at or after its start (half_year() reads the datetime's own
-        # fields: one half-year of slack either side for a time zone near a boundary)
-        half = self._step(*r.half_year(vs[0].first_seen), -1)
-        stop = self._step(*r.half_year(newest), 1)
-        while half <= stop:
-            start, end = r._half_bounds(*half)
-            if not (vs[0].first_seen >= end or newest < start):
-                current = [v for v in vs if v.first_seen < end][-1]
-                self._words.setdefault(half, Counter())[current.words] += 1
-                laws = self._laws.setdefault(half, [0, 0])
-                laws[0] += current.gdpr
-                laws[1] += current.ccpa
-            half = self._step(*half, 1)
-
-    def add_change(self, when: datetime, adds: bool) -> None:
-        self._seen(when)
-        year, half = r.half_year(when)
-        for h in (self._step(year, half, -1), (year, half), self._step(year, half, 1)):
-            start, end = r._half_bounds(*h)
-            if start <= when < end:
-                counts = self._changes.setdefault(h, [0, 0])
-                counts[0] += 1
-                counts[1] += adds
-                return
-
-    @staticmethod
-    def _median(words: Counter[int]) -> float:
-        """``statistics.median`` of the multiset (an int for an odd count, as it returns)."""
-        n = sum(words.values())
-        want = [n // 2] if n % 2 else [n // 2 - 1, n // 2]
-        found: list[int] = []
-        seen = 0
-        for value in sorted(words):
-            count = words[value]
-            while want and want[0] < seen + count:
-                found.append(value)
-                del want[0]
-            seen += count
-        return found[0] if len(found) == 1 else (found[0] + found[1]) / 2
-
-    def stats(self) -> list[r.HalfYearStats]:
-        if self._first is None or self._last is None:
-            return []
-        half, stop = r.half_year(self._first), r.half_year(self._last)
-        out = []
-        while half <= stop:
-            words = self._words.get(half, Counter())
-            n = sum(words.values())
-            gdpr, ccpa = self._laws.get(half, [0, 0])
-            changes, sharing = self._changes.get(half, [0, 0])
-            out.append(
-                r.HalfYearStats(
-                    f"{half[0]}-H{half[1]}",
-                    n,
-                    self._median(words) if n else None,
-                    gdpr / n if n else None,
-                    ccpa / n if n else None,
-                    changes,
-                    sharing,
-                )
-            )
-            half = self._step(*half, 1)
-        return out
-
-
 class CorpusWriter:
     """``corpus.html`` with the half-year plots, and ``corpus/`` with the SVGs, CSV and JSON,
     written a policy at a time: the CSV rows as they come, the JSON's lists into temporary
-    files joined at the end, the plots' figures tallied (``HalfYearTally``)."""
+    files joined at the end, the plots' figures tallied (``diffing.report.HalfYearTally``)."""
 
     def __init__(self, corpus: Corpus, out: Path) -> None:
         self.corpus = corpus
         self.out = out
         self.cdir = out / "corpus"
         self.cdir.mkdir(parents=True, exist_ok=True)
-        self.tally = HalfYearTally()
+        self.tally = r.HalfYearTally()
         self._files = ExitStack()
         self._versions_csv = self._open(self.cdir / "versions.csv", VERSION_COLUMNS)
         self._changes_csv = self._open(self.cdir / "changes.csv", CHANGE_COLUMNS)
