@@ -74,20 +74,6 @@ def build_parser() -> argparse.ArgumentParser:
     db_arg(p)
     p.set_defaults(func=cmd_diff)
 
-    p = sub.add_parser("changes", help="list changes across policies")
-    p.add_argument("--policy", metavar="URL", help="only this policy")
-    p.add_argument(
-        "--since", type=timestamp_arg, metavar="DATE", help="only changes seen since DATE"
-    )
-    p.add_argument(
-        "--category",
-        help="only changes with a clause of this category "
-        "(e.g. sharing, collection, retention, or a full OPP-115 name)",
-    )
-    p.add_argument("--format", choices=["table", "json", "csv"], default="table")
-    db_arg(p)
-    p.set_defaults(func=cmd_changes)
-
     p = sub.add_parser(
         "normalise",
         aliases=["normalize"],
@@ -210,39 +196,6 @@ def render_inline(ops: Sequence[tuple[int, str]], context: int = 200) -> str:
         else:
             out.append(text)
     return "".join(out).strip("\n")
-
-
-CATEGORY_ALIASES = {
-    "sharing": "Third Party Sharing/Collection",
-    "collection": "First Party Collection/Use",
-    "choice": "User Choice/Control",
-    "access": "User Access, Edit and Deletion",
-    "retention": "Data Retention",
-    "security": "Data Security",
-    "policy-change": "Policy Change",
-    "dnt": "Do Not Track",
-    "audiences": "International and Specific Audiences",
-    "other": "Other",
-}
-
-
-def cmd_changes(args: argparse.Namespace) -> int:
-    store = open_store(args.db, create=False)
-    try:
-        pid = policy_id(store, args.policy) if args.policy else None
-        since = None
-        if args.since:
-            from diffing.records import parse_timestamp
-
-            since = parse_timestamp(args.since)
-        category = CATEGORY_ALIASES.get(args.category, args.category) if args.category else None
-        from crawler.cli_reports import print_changes
-
-        # streamed: printed a batch of changes at a time, however many there are
-        print_changes(args.format, store.iter_changes(pid, since, category))
-    finally:
-        store.close()
-    return 0
 
 
 def cmd_normalise(args: argparse.Namespace) -> int:

@@ -1,5 +1,5 @@
-"""Reports, exports and feeds: ``policytrail report``, ``export`` and ``feed``; the printing of
-``policytrail changes`` (the command itself is in ``crawler.cli``)."""
+"""Reports, exports, feeds and the list of changes: ``policytrail report``, ``export``,
+``feed`` and ``changes``."""
 
 from __future__ import annotations
 
@@ -11,7 +11,7 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
-from crawler.cliutil import CliError, db_arg, policy_id
+from crawler.cliutil import CliError, db_arg, policy_id, timestamp_arg
 from storage import Store, open_store
 from storage.repository import ChangeRow
 
@@ -57,6 +57,20 @@ def register(sub: Any) -> None:
     )
     db_arg(p)
     p.set_defaults(func=cmd_feed)
+
+    p = sub.add_parser("changes", help="list changes across policies")
+    p.add_argument("--policy", metavar="URL", help="only this policy")
+    p.add_argument(
+        "--since", type=timestamp_arg, metavar="DATE", help="only changes seen since DATE"
+    )
+    p.add_argument(
+        "--category",
+        help="only changes with a clause of this category "
+        "(e.g. sharing, collection, retention, or a full OPP-115 name)",
+    )
+    p.add_argument("--format", choices=["table", "json", "csv"], default="table")
+    db_arg(p)
+    p.set_defaults(func=cmd_changes)
 
 
 def _out_dir(path: str) -> Path:
@@ -151,6 +165,22 @@ def _change_record(c: ChangeRow) -> dict[str, Any]:
     }
 
 
+# the csv columns: every field of a record but its lists, which follow joined by ";"
+_CSV_COLUMNS = [
+    "policy",
+    "from_version",
+    "to_version",
+    "not_before",
+    "not_after",
+    "kind",
+    "words_added",
+    "words_removed",
+    "similarity",
+    "old_stated_date",
+    "new_stated_date",
+]
+
+
 def print_changes(fmt: str, rows: Iterator[ChangeRow]) -> None:
     """``changes``' output (table, json or csv) of ``rows``, printed as they come."""
     records = map(_change_record, rows)
@@ -164,22 +194,10 @@ def print_changes(fmt: str, rows: Iterator[ChangeRow]) -> None:
         print("[]" if first else "\n]")
     elif fmt == "csv":
         w = csv.writer(sys.stdout)
-        cols = [
-            "policy",
-            "from_version",
-            "to_version",
-            "not_before",
-            "not_after",
-            "kind",
-            "words_added",
-            "words_removed",
-            "similarity",
-            "old_stated_date",
-            "new_stated_date",
-        ]
-        w.writerow([*cols, "flags", "categories"])
+        w.writerow([*_CSV_COLUMNS, "flags", "categories"])
         for r in records:
-            w.writerow([*(r[c] for c in cols), ";".join(r["flags"]), ";".join(r["categories"])])
+            cells = [r[c] for c in _CSV_COLUMNS]
+            w.writerow([*cells, ";".join(r["flags"]), ";".join(r["categories"])])
     else:
         print(f"{'seen by':<10}  {'kind':<11}  {'+words':>6}  {'-words':>6}  policy / categories")
         for r in records:
@@ -189,3 +207,34 @@ def print_changes(fmt: str, rows: Iterator[ChangeRow]) -> None:
                 f"{r['words_removed']:>6}  {r['policy']} (v{r['from_version']}→v{r['to_version']})"
                 f"\n{'':>40}{cats}{'  [' + ', '.join(r['flags']) + ']' if r['flags'] else ''}"
             )
+
+
+CATEGORY_ALIASES = {
+    "sharing": "Third Party Sharing/Collection",
+    "collection": "First Party Collection/Use",
+    "choice": "User Choice/Control",
+    "access": "User Access, Edit and Deletion",
+    "retention": "Data Retention",
+    "security": "Data Security",
+    "policy-change": "Policy Change",
+    "dnt": "Do Not Track",
+    "audiences": "International and Specific Audiences",
+    "other": "Other",
+}
+
+
+def cmd_changes(args: argparse.Namespace) -> int:
+    store = open_store(args.db, create=False)
+    try:
+        pid = policy_id(store, args.policy) if args.policy else None
+        since = None
+        if args.since:
+            from diffing.records import parse_timestamp
+
+            since = parse_timestamp(args.since)
+        category = CATEGORY_ALIASES.get(args.category, args.category) if args.category else None
+        # streamed: printed a batch of changes at a time, however many there are
+        print_changes(args.format, store.iter_changes(pid, since, category))
+    finally:
+        store.close()
+    return 0
