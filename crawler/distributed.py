@@ -35,8 +35,9 @@ from scrapy.crawler import Crawler
 from scrapy_redis.scheduler import Scheduler as _RedisSchedulerBase
 
 from crawler.pipelines import StorePipeline
-from crawler.storeworker import DatabaseFailed
+from crawler.storeworker import DatabaseFailed, StoreWorker
 from storage import Store
+from storage.repository import RebuildResult
 
 logger = logging.getLogger(__name__)
 
@@ -354,12 +355,16 @@ class DistributedStorePipeline(StorePipeline):
         waited = int((time.monotonic() - started) * 1000)
         self.crawler.stats.set_value("policytrail/rebuild_wait_ms", waited)
 
-    async def _rebuild_claimed(self, worker: Any) -> None:
+    async def _rebuild_claimed(self, worker: StoreWorker) -> None:
         """Take dirty policies one at a time, in id order from where the last claim was, and
         rebuild each (PostgreSQL: a claim skips a policy another worker holds)."""
         after, wrapped = 0, False
         while True:
-            got = await worker.run(lambda s, a=after: s.rebuild_next(self.analyser, after=a))
+
+            def claim(s: Store, a: int = after) -> tuple[int, RebuildResult] | None:
+                return s.rebuild_next(self.analyser, after=a)
+
+            got = await worker.run(claim)
             if got is None:
                 if wrapped or after == 0:
                     return
@@ -368,7 +373,7 @@ class DistributedStorePipeline(StorePipeline):
             after = got[0]
             self._count_rebuild(got[1])
 
-    def _count_rebuild(self, res: Any) -> None:
+    def _count_rebuild(self, res: RebuildResult) -> None:
         stats = self.crawler.stats
         stats.inc_value("policytrail/policies_rebuilt")
         stats.inc_value("policytrail/versions_stored", res.versions_added)
